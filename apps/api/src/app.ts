@@ -1,0 +1,46 @@
+// Builds the Express app without listening, so tests and main.ts share it.
+import { readFileSync } from 'node:fs';
+import {
+  TaskKeys,
+  WorkerRegistry,
+  type Config,
+  type ExecutorRegistry,
+  type Logger,
+  type TaskStore,
+} from '@taskengine/core';
+import express, { type Express } from 'express';
+import type { Redis } from 'ioredis';
+import { dashboardRouter } from './dashboard.js';
+import { errorHandler, notFound } from './middleware/errors.js';
+import { requireRedis } from './middleware/require-redis.js';
+import { healthRoutes } from './routes/health.js';
+import { statsRoutes } from './routes/stats.js';
+import { taskRoutes } from './routes/tasks.js';
+
+export interface AppDeps {
+  config: Config;
+  redis: Redis;
+  store: TaskStore;
+  executors: ExecutorRegistry;
+  logger: Logger;
+}
+
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+export function createApp({ config, redis, store, executors, logger }: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  const keys = new TaskKeys(config.redis.prefix);
+  const registry = new WorkerRegistry(redis, keys, config.workers.heartbeat_interval);
+
+  app.use(healthRoutes({ config, redis, store, registry, version: VERSION, startedAt: Date.now() }));
+  app.use(express.json({ limit: config.server.body_limit, strict: true, type: 'application/json' }));
+  if (config.dashboard.enabled) app.use(config.dashboard.path, dashboardRouter(config, store));
+  app.use(requireRedis(redis));
+  app.use(taskRoutes({ config, store, executors }));
+  app.use(statsRoutes({ redis, keys, store, registry }));
+  app.use(notFound);
+  app.use(errorHandler(logger));
+  return app;
+}

@@ -1,0 +1,174 @@
+// /tasks routes (CONTRACT section 3): create, batch, get, list, cancel.
+import {
+  ApiError,
+  normaliseTaskBody,
+  TASK_STATUSES,
+  TaskType,
+  validationError,
+  type Config,
+  type ErrorDetail,
+  type ExecutorRegistry,
+  type TaskSpec,
+  type TaskStatus,
+  type TaskStore,
+} from '@taskengine/core';
+import { Router, type Request } from 'express';
+
+export interface TaskRouteDeps {
+  config: Config;
+  store: TaskStore;
+  executors: ExecutorRegistry;
+}
+
+function bodyObject(req: Request): Record<string, unknown> {
+  const body: unknown = req.body;
+  if (body === undefined || !req.is('application/json')) {
+    throw validationError([{ path: '(body)', message: 'must be a JSON object sent with Content-Type: application/json' }]);
+  }
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw validationError([{ path: '(body)', message: 'must be a JSON object' }]);
+  }
+  return body as Record<string, unknown>;
+}
+
+const encodeCursor = (member: string): string => Buffer.from(member).toString('base64url');
+
+function decodeCursor(cursor: string): string {
+  const member = Buffer.from(cursor, 'base64url').toString();
+  if (!/^\d{15}:[A-Za-z0-9_.-]{1,128}$/.test(member)) throw validationError([{ path: 'cursor', message: 'not a cursor this server made' }]);
+  return member;
+}
+
+function single(value: unknown, name: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') throw validationError([{ path: name, message: 'give it once' }]);
+  return value;
+}
+
+function parseListQuery(query: Request['query']): { statuses?: TaskStatus[]; types?: TaskType[]; limit: number; cursor?: string } {
+  const problems: ErrorDetail[] = [];
+  const statusText = single(query.status, 'status');
+  const typeText = single(query.task_type, 'task_type') ?? single(query.type, 'type');
+  const limitText = single(query.limit, 'limit');
+  const cursorText = single(query.cursor, 'cursor');
+  const statuses = statusText?.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const status of statuses ?? []) {
+    if (!(TASK_STATUSES as readonly string[]).includes(status)) problems.push({ path: 'status', message: `unknown status "${status}"; one of ${TASK_STATUSES.join(', ')}` });
+  }
+  const types = typeText?.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const type of types ?? []) {
+    if (!TaskType.safeParse(type).success) problems.push({ path: 'task_type', message: `unknown task type "${type}"; one of ${TaskType.options.join(', ')}` });
+  }
+  let limit = 100;
+  if (limitText !== undefined) {
+    limit = Number(limitText);
+    if (!/^\d+$/.test(limitText) || limit < 1 || limit > 1000) problems.push({ path: 'limit', message: 'must be a whole number from 1 to 1000' });
+  }
+  if (problems.length) throw validationError(problems);
+  return {
+    statuses: statuses?.length ? (statuses as TaskStatus[]) : undefined,
+    types: types?.length ? (types as TaskType[]) : undefined,
+    limit,
+    cursor: cursorText ? decodeCursor(cursorText) : undefined,
+  };
+}
+
+export function taskRoutes({ config, store, executors }: TaskRouteDeps): Router {
+  const router = Router();
+  const context = () => ({ config, executors, now: Date.now() });
+
+  router.post('/tasks', async (req, res) => {
+    const { spec, problems } = normaliseTaskBody(bodyObject(req), context());
+    if (!spec) throw validationError(problems);
+    const [{ task, created }] = (await store.create([spec])) as [{ task: import('@taskengine/core').TaskObject; created: boolean }];
+    res.status(created ? 201 : 200).json({ success: true, task_id: task.id, status: task.status, created_at: task.created_at, task });
+  });
+
+  router.post('/tasks/batch', async (req, res) => {
+    const body = bodyObject(req);
+    const problems: ErrorDetail[] = [];
+    for (const key of Object.keys(body)) if (key !== 'tasks') problems.push({ path: key, message: 'unknown field' });
+    const tasks = body.tasks;
+    const max = config.tasks.max_batch_size;
+    if (!Array.isArray(tasks)) problems.push({ path: 'tasks', message: 'must be an array of tasks' });
+    else if (tasks.length < 1 || tasks.length > max) problems.push({ path: 'tasks', message: `must hold 1 to ${max} tasks (tasks.max_batch_size)` });
+    if (problems.length) throw validationError(problems);
+    const specs: TaskSpec[] = [];
+    const seen = new Set<string>();
+    const ctx = context();
+    (tasks as unknown[]).forEach((item, i) => {
+      const result = normaliseTaskBody(item, ctx, `tasks[${i}].`);
+      problems.push(...result.problems);
+      if (result.spec) {
+        if (result.spec.clientId && seen.has(result.spec.id)) problems.push({ path: `tasks[${i}].id`, message: 'repeats an id earlier in the batch' });
+        seen.add(result.spec.id);
+        specs.push(result.spec);
+      }
+    });
+    if (problems.length) throw validationError(problems);
+    const created = await store.create(specs);
+    res.status(201).json({
+      success: true,
+      task_ids: created.map(({ task }) => task.id),
+      count: created.length,
+      tasks: created.map(({ task }) => ({ task_id: task.id, status: task.status })),
+    });
+  });
+
+  router.get('/tasks', async (req, res) => {
+    const query = parseListQuery(req.query);
+    const types = query.types ?? TaskType.options;
+    const [page, counts] = await Promise.all([store.list(query), store.countsByType(types)]);
+    let total = 0;
+    for (const type of types) {
+      for (const [status, n] of Object.entries(counts[type].statuses)) {
+        if (!query.statuses || query.statuses.includes(status as TaskStatus)) total += n;
+      }
+    }
+    res.json({
+      tasks: page.tasks,
+      total,
+      count: page.tasks.length,
+      filters: { status: query.statuses?.join(',') ?? null, type: query.types?.join(',') ?? null },
+      next_cursor: page.nextCursor ? encodeCursor(page.nextCursor) : null,
+    });
+  });
+
+  router.get('/tasks/:id', async (req, res) => {
+    res.json(await store.get(req.params.id));
+  });
+
+  router.post('/tasks/:id/cancel', async (req, res) => {
+    const task = await store.get(req.params.id);
+    const outcome = await store.cancel(task);
+    if (!outcome) throw new ApiError(404, 'task_not_found', `task ${task.id} not found`);
+    if (outcome.outcome === 'final') {
+      throw new ApiError(409, 'task_not_cancellable', `task ${task.id} is already ${outcome.previous}`, { status: outcome.previous });
+    }
+    if (outcome.outcome === 'cancelled') {
+      return res.json({ success: true, task_id: task.id, status: 'cancelled', previous_status: outcome.previous });
+    }
+    // Running: wait for its worker to stop the work, up to server.cancel_wait_seconds.
+    const deadline = Date.now() + config.server.cancel_wait_seconds * 1000;
+    let current = task;
+    for (let delay = 10; Date.now() < deadline; delay = Math.min(delay * 2, 100)) {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(delay, Math.max(0, deadline - Date.now()))));
+      current = await store.get(task.id);
+      if (current.status === 'pending' || current.status === 'queued') {
+        // Its attempt ended and it went back to wait for a retry: take it out of the queue now.
+        const again = await store.cancel(current);
+        if (again?.outcome === 'cancelled') current = { ...current, status: 'cancelled' };
+      }
+      if (current.status !== 'running') break;
+    }
+    if (current.status === 'cancelled') {
+      return res.json({ success: true, task_id: task.id, status: 'cancelled', previous_status: 'running' });
+    }
+    if (current.status === 'running' || current.status === 'queued' || current.status === 'pending') {
+      return res.status(202).json({ success: true, task_id: task.id, status: 'running', cancel_requested: true });
+    }
+    throw new ApiError(409, 'task_not_cancellable', `task ${task.id} ended ${current.status} before its worker saw the cancel`, { status: current.status });
+  });
+
+  return router;
+}

@@ -1,0 +1,58 @@
+// Worker process entry point (`npm run start:worker`): consumes the queues of WORKER_TASK_TYPES
+// (default all) and stops gracefully on SIGTERM/SIGINT.
+import {
+  ConfigError,
+  createLogger,
+  createRedis,
+  loadConfig,
+  workerConcurrency,
+  workerTaskTypes,
+} from '@taskengine/core';
+import { createExecutorRegistry } from '@taskengine/executors';
+import { WorkerService } from './worker-service.js';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const logger = createLogger(config, 'worker');
+  const types = workerTaskTypes();
+  const redis = createRedis(config, 'worker');
+  const service = new WorkerService({
+    config,
+    redis,
+    executors: createExecutorRegistry(config),
+    logger,
+    types,
+    concurrencyByType: Object.fromEntries(types.map((type) => [type, workerConcurrency(config, type)])),
+  });
+  let signalled = false;
+  const shutdown = (signal: string): void => {
+    if (signalled) return;
+    signalled = true;
+    logger.info('signal received', { signal });
+    service
+      .stop()
+      .then(() => redis.quit())
+      .then(() => process.exit(0))
+      .catch((err: Error) => {
+        logger.error('shutdown failed', { error: err.message });
+        process.exit(1);
+      });
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  await service.start();
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`worker failed to start: ${err.message}\n`);
+  process.exit(1);
+});

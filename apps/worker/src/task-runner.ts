@@ -1,0 +1,172 @@
+// Runs one attempt of one task inside a BullMQ Worker: checks the payload, arms the timeout, gives the
+// executor its AbortSignal, and turns the way the attempt ended into what BullMQ must do next:
+// completed; retried (plain Error); failed for good (UnrecoverableError); handed back (WaitingError).
+import {
+  encodeFailure,
+  FAILED_RESULT_FIELD,
+  TaskError,
+  taskLogger,
+  type ExecutionContext,
+  type Logger,
+  type TaskJobData,
+  type TaskKeys,
+  type TaskLog,
+  type TaskType,
+  type TaskTypeDefinition,
+} from '@taskengine/core';
+import { UnrecoverableError, WaitingError, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { AttemptAborted, raceAbort } from './abort-reason.js';
+
+export interface ActiveAttempt {
+  id: string;
+  type: TaskType;
+  controller: AbortController;
+}
+
+const PROGRESS_EVERY_MS = 250;
+
+export class TaskRunner {
+  /** Attempts running in this process, by task id. */
+  readonly active = new Map<string, ActiveAttempt>();
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: TaskKeys,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Aborts one running attempt; false when this process does not run it. */
+  abort(id: string, reason: AttemptAborted): boolean {
+    const attempt = this.active.get(id);
+    if (!attempt || attempt.controller.signal.aborted) return false;
+    attempt.controller.abort(reason);
+    return true;
+  }
+
+  abortAll(reason: AttemptAborted): void {
+    for (const id of this.active.keys()) this.abort(id, reason);
+  }
+
+  processorFor(definition: TaskTypeDefinition): (job: Job, token?: string) => Promise<unknown> {
+    return (job, token) => this.run(definition, job, token);
+  }
+
+  private async run(definition: TaskTypeDefinition, job: Job, token: string | undefined): Promise<unknown> {
+    const type = definition.type;
+    const id = job.id!;
+    const data = job.data as TaskJobData;
+    const log = taskLogger(this.logger, { id, type });
+    const controller = new AbortController();
+    this.active.set(id, { id, type, controller });
+    const timeoutMs = Math.max(1, Math.round(data.timeout_seconds * 1000));
+    const timer = setTimeout(
+      () => controller.abort(new AttemptAborted('timeout', `attempt ran past timeout_seconds (${data.timeout_seconds}s)`)),
+      timeoutMs,
+    );
+    const progress = this.progressReporter(job);
+    try {
+      const parsed = definition.payloadSchema.safeParse(data.payload);
+      if (!parsed.success) throw new TaskError('invalid_payload', `payload no longer valid: ${parsed.error.message}`, { retryable: false });
+      const ctx: ExecutionContext = {
+        signal: controller.signal,
+        progress: progress.report,
+        log: taskLog(log),
+        task: {
+          id,
+          type,
+          name: job.name,
+          attempt: job.attemptsMade + 1,
+          timeout_seconds: data.timeout_seconds,
+          metadata: data.metadata ?? {},
+        },
+      };
+      log.debug('attempt started', { attempt: ctx.task.attempt });
+      const result = await raceAbort(Promise.resolve().then(() => definition.execute(parsed.data, ctx)), controller.signal);
+      await progress.flush();
+      return result ?? null;
+    } catch (err) {
+      await progress.flush().catch(() => {});
+      throw await this.failure(job, token, controller.signal.aborted ? controller.signal.reason : err, log);
+    } finally {
+      clearTimeout(timer);
+      this.active.delete(id);
+    }
+  }
+
+  /** Decides what BullMQ does with a failed attempt, recording what counts need first. */
+  private async failure(job: Job, token: string | undefined, err: unknown, log: Logger): Promise<Error> {
+    const type = this.typeOf(job);
+    const id = job.id!;
+    const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+    if (err instanceof AttemptAborted) {
+      if (err.kind === 'cancel') {
+        await this.redis.multi().zadd(this.keys.cancelled(type), Date.now(), id).srem(this.keys.cancelRequests(type), id).exec();
+        log.info('task cancelled while running');
+        return new UnrecoverableError(encodeFailure('cancelled', 'Cancelled by client'));
+      }
+      if (err.kind === 'shutdown') {
+        // Hand the task back untouched so another worker runs it now rather than after the lock expires.
+        await job.moveToWait(token);
+        log.info('task handed back at shutdown');
+        return new WaitingError();
+      }
+      if (lastAttempt) await this.redis.zadd(this.keys.timedOut(type), Date.now(), id);
+      log.warn('attempt timed out', { attempt: job.attemptsMade + 1, final: lastAttempt });
+      return new Error(encodeFailure('timeout', err.message));
+    }
+    if (err instanceof TaskError) {
+      if (err.result !== undefined) await this.redis.hset(this.keys.job(type, id), FAILED_RESULT_FIELD, JSON.stringify(err.result));
+      log.warn('attempt failed', { error_code: err.code, error: err.message, retryable: err.retryable });
+      const reason = encodeFailure(err.code, err.message);
+      return err.retryable ? new Error(reason) : new UnrecoverableError(reason);
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    log.warn('attempt failed', { error_code: 'handler_error', error: message });
+    return new Error(encodeFailure('handler_error', message));
+  }
+
+  private typeOf(job: Job): TaskType {
+    return job.queueName.slice(1, -1) as TaskType;
+  }
+
+  /** Progress updates go to Redis at most every 250 ms; the last value always lands. */
+  private progressReporter(job: Job): { report: (percent: number) => void; flush: () => Promise<void> } {
+    let latest: number | undefined;
+    let sent: number | undefined;
+    let lastSentAt = 0;
+    let inFlight: Promise<void> = Promise.resolve();
+    const send = (): void => {
+      if (latest === undefined || latest === sent) return;
+      const value = latest;
+      sent = value;
+      lastSentAt = Date.now();
+      inFlight = inFlight.then(() => job.updateProgress(value)).catch(() => {});
+    };
+    let timer: NodeJS.Timeout | undefined;
+    return {
+      report: (percent) => {
+        if (!Number.isFinite(percent)) return;
+        latest = Math.max(0, Math.min(100, Math.round(percent)));
+        if (Date.now() - lastSentAt >= PROGRESS_EVERY_MS) send();
+        else timer ??= setTimeout(() => {
+          timer = undefined;
+          send();
+        }, PROGRESS_EVERY_MS);
+      },
+      flush: async () => {
+        if (timer) clearTimeout(timer);
+        timer = undefined;
+        send();
+        await inFlight;
+      },
+    };
+  }
+}
+
+function taskLog(logger: Logger): TaskLog {
+  const at = (level: 'debug' | 'info' | 'warn' | 'error') => (message: string, meta?: Record<string, unknown>): void => {
+    logger.log(level, message, meta);
+  };
+  return Object.assign(at('info'), { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') });
+}

@@ -1,0 +1,180 @@
+// The one zod object that parses all of config.yaml (CONTRACT section 5). Every process parses it at
+// boot and stops on the first bad file, naming each bad key. Durations are seconds unless named _ms.
+import { z } from 'zod';
+
+export const TASK_TYPES = [
+  'ai_inference',
+  'data_processing',
+  'file_operation',
+  'network_request',
+  'system_command',
+  'custom',
+] as const;
+export const TaskType = z.enum(TASK_TYPES);
+export type TaskType = z.infer<typeof TaskType>;
+
+const seconds = z.number().positive();
+const count = z.number().int().nonnegative();
+
+const PerTypeDefaults = z
+  .object({
+    default_timeout: seconds.optional(),
+    max_retries: z.number().int().min(0).max(25).optional(),
+    retry_delay: z.number().nonnegative().optional(),
+  })
+  .strict();
+
+/** A map keyed by task type; unknown type names are errors, not silently ignored. */
+function byType<T extends z.ZodType>(value: T) {
+  return z.partialRecord(TaskType, value);
+}
+
+export const Config = z
+  .object({
+    node: z
+      .object({
+        id: z.string().default('02'),
+        name: z.string().default('TaskEngine'),
+      })
+      .strict()
+      .default({ id: '02', name: 'TaskEngine' }),
+    server: z
+      .object({
+        host: z.string().default('0.0.0.0'),
+        port: z.number().int().min(0).max(65535).default(8002),
+        body_limit: z.union([z.string(), z.number()]).default('1mb'),
+        cancel_wait_seconds: z.number().nonnegative().default(5),
+      })
+      .strict()
+      .prefault({}),
+    redis: z
+      .object({
+        mode: z.enum(['standalone', 'cluster', 'sentinel']).default('standalone'),
+        url: z.string().default('redis://127.0.0.1:6379'),
+        prefix: z
+          .string()
+          .regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . - only')
+          .default('taskengine'),
+        nodes: z.array(z.string()).optional(),
+        sentinels: z.array(z.string()).optional(),
+        name: z.string().optional(),
+      })
+      .strict()
+      .prefault({}),
+    logging: z
+      .object({
+        level: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
+        format: z.enum(['json', 'text']).default('json'),
+      })
+      .strict()
+      .prefault({}),
+    tasks: z
+      .object({
+        default_timeout: seconds.default(300),
+        max_timeout: seconds.default(86400),
+        max_retries: z.number().int().min(0).max(25).default(3),
+        retry_delay: z.number().nonnegative().default(5),
+        max_batch_size: z.number().int().positive().default(1000),
+        max_age_hours: seconds.default(24),
+        failed_max_age_hours: seconds.default(168),
+        per_type: byType(PerTypeDefaults).default({}),
+      })
+      .strict()
+      .prefault({}),
+    workers: z
+      .object({
+        max_concurrent: z.number().int().positive().default(10),
+        concurrency: byType(z.number().int().positive()).default({}),
+        heartbeat_interval: seconds.default(5),
+        shutdown_grace: z.number().nonnegative().default(30),
+        lock_duration: seconds.default(30),
+        stalled_interval: seconds.default(30),
+        max_stalled_count: count.default(1),
+      })
+      .strict()
+      .prefault({}),
+    health_check: z
+      .object({ interval: seconds.default(30) })
+      .strict()
+      .prefault({}),
+    dependencies: z
+      .object({
+        state_machine: z
+          .object({ url: z.string().default('http://localhost:8000'), enabled: z.boolean().default(true) })
+          .strict()
+          .prefault({}),
+        oneapi: z
+          .object({
+            url: z.string().default('http://localhost:8001'),
+            provider: z.string().nullable().default(null),
+            timeout: seconds.default(120),
+            api_key: z.string().optional(),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    executors: z
+      .object({
+        system_command: z
+          .object({
+            enabled: z.boolean().default(true),
+            allowed_commands: z
+              .array(z.string().min(1))
+              .default(['echo', 'date', 'ls', 'cat', 'sleep', 'uname', 'wc', 'head', 'tail', 'sort']),
+            workdir: z.string().default('./data/work'),
+            max_output_bytes: z.number().int().positive().default(1_048_576),
+          })
+          .strict()
+          .prefault({}),
+        file_operation: z
+          .object({
+            root: z.string().default('./data/files'),
+            max_read_bytes: z.number().int().positive().default(10_485_760),
+          })
+          .strict()
+          .prefault({}),
+        network_request: z
+          .object({
+            allowed_hosts: z.array(z.string().min(1)).default([]),
+            max_response_bytes: z.number().int().positive().default(1_048_576),
+            max_redirects: count.default(5),
+          })
+          .strict()
+          .prefault({}),
+        custom: z
+          .object({ handlers: z.record(z.string(), z.string()).default({}) })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    auth: z
+      .object({
+        api_keys: z
+          .array(
+            z.union([
+              z.string().min(1),
+              z
+                .object({
+                  key: z.string().min(1).optional(),
+                  key_sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+                  name: z.string().optional(),
+                  task_types: z.array(TaskType).optional(),
+                })
+                .strict(),
+            ]),
+          )
+          .default([]),
+      })
+      .strict()
+      .prefault({}),
+    dashboard: z
+      .object({ enabled: z.boolean().default(true), path: z.string().startsWith('/').default('/admin/queues') })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type Config = z.infer<typeof Config>;

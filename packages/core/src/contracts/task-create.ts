@@ -1,0 +1,188 @@
+// The body of POST /tasks (CONTRACT section 3) and its normalisation into a TaskSpec: defaults applied,
+// priority names resolved, the payload checked by its type's schema. POST /tasks/batch reuses it per task.
+import { createHash, randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import type { Config } from '../config/schema.js';
+import { TaskType } from '../config/schema.js';
+import type { ErrorDetail } from '../errors.js';
+import { ApiError } from '../errors.js';
+import type { ExecutorRegistry } from '../executor.js';
+import { DEFAULT_PRIORITY, parsePriority, type Priority } from '../model/priority.js';
+import { zodDetails } from './zod-details.js';
+
+/** Fields a task object has that the server owns: accepted in a body (old clients send them) and ignored. */
+export const SERVER_OWNED_FIELDS = [
+  'status', 'result', 'error', 'error_code', 'progress', 'created_at', 'started_at', 'completed_at',
+  'retry_count', 'worker_id', 'task_id', 'priority_name', 'schedule_id',
+] as const;
+
+/**
+ * BullMQ forbids whole-number job ids (they collide with its own counter) and uses these words as key
+ * names beside job keys, so a task id may not be any of them.
+ */
+const RESERVED_IDS = new Set([
+  'active', 'wait', 'waiting-children', 'paused', 'id', 'delayed', 'prioritized', 'stalled-check', 'completed',
+  'failed', 'stalled', 'repeat', 'limiter', 'meta', 'events', 'pc', 'marker', 'de', 'metrics',
+]);
+
+export const ClientTaskId = z
+  .string()
+  .regex(/^[A-Za-z0-9_.-]{1,128}$/, 'must be 1-128 characters of A-Z a-z 0-9 _ . -')
+  .refine((id) => !/^\d+$/.test(id), 'may not be a whole number (reserved for the queue\'s own ids)')
+  .refine((id) => !RESERVED_IDS.has(id), 'is a reserved word');
+
+const MAX_METADATA_BYTES = 16 * 1024;
+
+export const TaskConfigInput = z
+  .object({
+    timeout_seconds: z.number().positive().optional(),
+    max_retries: z.number().int().min(0).max(25).optional(),
+    retry_delay_seconds: z.number().min(0).optional(),
+    backoff: z.enum(['fixed', 'exponential']).optional(),
+  })
+  .strict();
+
+export const TaskCreate = z
+  .object({
+    type: TaskType,
+    id: ClientTaskId.optional(),
+    name: z.string().min(1).max(200).optional(),
+    priority: z
+      .union([z.number(), z.string()])
+      .optional()
+      .refine((value) => value === undefined || parsePriority(value) !== undefined, {
+        message: 'must be 0-4 or one of CRITICAL, HIGH, NORMAL, LOW, BACKGROUND',
+      }),
+    config: TaskConfigInput.optional(),
+    payload: z.record(z.string(), z.unknown()).optional(),
+    metadata: z
+      .record(z.string(), z.unknown())
+      .optional()
+      .refine((value) => value === undefined || Buffer.byteLength(JSON.stringify(value)) <= MAX_METADATA_BYTES, {
+        message: 'must be at most 16 KiB of JSON',
+      }),
+    scheduled_at: z.iso.datetime({ offset: true }).optional(),
+    delay_seconds: z.number().min(0).optional(),
+    ...Object.fromEntries(SERVER_OWNED_FIELDS.map((field) => [field, z.unknown().optional()])),
+  })
+  .strict()
+  .refine((body) => !(body.scheduled_at !== undefined && body.delay_seconds !== undefined), {
+    message: 'give scheduled_at or delay_seconds, not both',
+    path: ['delay_seconds'],
+  });
+export type TaskCreate = z.infer<typeof TaskCreate>;
+
+export interface ResolvedTaskConfig {
+  timeout_seconds: number;
+  max_retries: number;
+  retry_delay_seconds: number;
+  backoff: 'fixed' | 'exponential';
+}
+
+/** A validated, normalised request to create one task. */
+export interface TaskSpec {
+  id: string;
+  /** True when the client chose the id (the request is then idempotent). */
+  clientId: boolean;
+  type: TaskType;
+  name: string;
+  priority: Priority;
+  config: ResolvedTaskConfig;
+  payload: Record<string, unknown>;
+  metadata: Record<string, unknown>;
+  /** When it may run, ms since epoch; null for "now". */
+  runAtMs: number | null;
+  /** Hash of everything that defines the task, compared when a client id is posted again. */
+  fingerprint: string;
+}
+
+function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, inner]) => inner !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([key, inner]) => `${JSON.stringify(key)}:${canonicalJson(inner)}`).join(',')}}`;
+}
+
+export interface NormaliseContext {
+  config: Config;
+  executors: ExecutorRegistry;
+  now: number;
+}
+
+/**
+ * Validates one body and returns its TaskSpec, or the problems with paths under `pathPrefix`
+ * (e.g. `tasks[3].`). A type switched off is an ApiError (403) thrown at once.
+ */
+export function normaliseTaskBody(
+  body: unknown,
+  context: NormaliseContext,
+  pathPrefix = '',
+): { spec?: TaskSpec; problems: ErrorDetail[] } {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    return { problems: [{ path: pathPrefix.replace(/\.$/, '') || '(body)', message: 'must be a JSON object' }] };
+  }
+  const parsed = TaskCreate.safeParse(body);
+  if (!parsed.success) return { problems: zodDetails(parsed.error, pathPrefix) };
+  const input = parsed.data;
+  const { config, executors, now } = context;
+
+  const definition = executors[input.type];
+  if (!definition) {
+    return {
+      problems: [{ path: `${pathPrefix}type`, message: `task type "${input.type}" is not available on this server` }],
+    };
+  }
+  const refusal = definition.refuse?.();
+  if (refusal) throw refusal;
+
+  const payloadResult = definition.payloadSchema.safeParse(input.payload ?? {});
+  if (!payloadResult.success) return { problems: zodDetails(payloadResult.error, `${pathPrefix}payload.`) };
+
+  const typeDefaults = config.tasks.per_type[input.type] ?? {};
+  const taskConfig: ResolvedTaskConfig = {
+    timeout_seconds: input.config?.timeout_seconds ?? typeDefaults.default_timeout ?? config.tasks.default_timeout,
+    max_retries: input.config?.max_retries ?? typeDefaults.max_retries ?? config.tasks.max_retries,
+    retry_delay_seconds: input.config?.retry_delay_seconds ?? typeDefaults.retry_delay ?? config.tasks.retry_delay,
+    backoff: input.config?.backoff ?? 'exponential',
+  };
+  if (taskConfig.timeout_seconds > config.tasks.max_timeout) {
+    return {
+      problems: [
+        { path: `${pathPrefix}config.timeout_seconds`, message: `must be at most ${config.tasks.max_timeout} (tasks.max_timeout)` },
+      ],
+    };
+  }
+
+  let runAtMs: number | null = null;
+  if (input.scheduled_at !== undefined) runAtMs = Date.parse(input.scheduled_at);
+  else if (input.delay_seconds !== undefined && input.delay_seconds > 0) runAtMs = now + Math.round(input.delay_seconds * 1000);
+  if (runAtMs !== null && runAtMs <= now) runAtMs = null;
+
+  const priority = input.priority === undefined ? DEFAULT_PRIORITY : parsePriority(input.priority)!;
+  const name = input.name ?? input.type;
+  const payload = input.payload ?? {};
+  const metadata = input.metadata ?? {};
+  // delay_seconds is compared as given: the same request posted twice must match although "now" moved.
+  const when = input.scheduled_at ?? (input.delay_seconds !== undefined ? { delay_seconds: input.delay_seconds } : null);
+  const fingerprint = createHash('sha256')
+    .update(canonicalJson({ type: input.type, name, priority, config: taskConfig, payload, metadata, when }))
+    .digest('base64url')
+    .slice(0, 22);
+  return {
+    spec: {
+      id: input.id ?? randomUUID(),
+      clientId: input.id !== undefined,
+      type: input.type,
+      name,
+      priority,
+      config: taskConfig,
+      payload,
+      metadata,
+      runAtMs,
+      fingerprint,
+    },
+    problems: [],
+  };
+}

@@ -1,0 +1,24 @@
+// How a task's error travels through BullMQ. BullMQ keeps one string per failed attempt (failedReason);
+// we store "[error_code] human sentence" there, so the code survives in the job hash, shows in
+// bull-board, and costs no extra field or round trip.
+const CODED = /^\[([a-z][a-z0-9_]*)\] ([\s\S]*)$/;
+
+/** BullMQ's own failure reasons, mapped to our codes. */
+const BULLMQ_REASONS: Array<[RegExp, string]> = [
+  [/stalled more than allowable limit/i, 'stalled'],
+  [/started more than allowable limit/i, 'stalled'],
+];
+
+export function encodeFailure(code: string, message: string): string {
+  return `[${code}] ${message}`;
+}
+
+export function decodeFailure(reason: string | null | undefined): { code: string; message: string } | null {
+  if (!reason) return null;
+  const match = CODED.exec(reason);
+  if (match) return { code: match[1]!, message: match[2]! };
+  for (const [pattern, code] of BULLMQ_REASONS) {
+    if (pattern.test(reason)) return { code, message: `the task's worker stopped answering too many times (${reason})` };
+  }
+  return { code: 'internal_error', message: reason };
+}

@@ -1,0 +1,10 @@
+// Task statuses (CONTRACT section 2) and error codes that decide them.
+export const TASK_STATUSES = ['pending', 'queued', 'running', 'completed', 'failed', 'cancelled', 'timeout'] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+
+export const FINAL_STATUSES: readonly TaskStatus[] = ['completed', 'failed', 'cancelled', 'timeout'];
+export const isFinal = (status: TaskStatus): boolean => FINAL_STATUSES.includes(status);
+
+export function emptyStatusCounts(): Record<TaskStatus, number> {
+  return { pending: 0, queued: 0, running: 0, completed: 0, failed: 0, cancelled: 0, timeout: 0 };
+}

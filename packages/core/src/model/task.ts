@@ -1,0 +1,103 @@
+// The task object of CONTRACT section 2, read from a BullMQ job hash. A task *is* a BullMQ job (id =
+// job id, queue = its type): BullMQ's hash holds everything, so nothing is stored twice.
+import type { TaskType } from '../config/schema.js';
+import { decodeFailure } from './failure.js';
+import { fromBullPriority, priorityName, type Priority, type PriorityName } from './priority.js';
+import type { TaskStatus } from './status.js';
+
+/** What the engine keeps in a job's `data` beside BullMQ's own fields. */
+export interface TaskJobData {
+  payload: Record<string, unknown>;
+  metadata?: Record<string, unknown>;
+  timeout_seconds: number;
+  scheduled_at?: string;
+  /** Set for client-chosen ids: compared when the same id is posted again. */
+  fingerprint?: string;
+  schedule_id?: string;
+}
+
+/** Job hash field where a failed task's result is kept (e.g. a command's output on nonzero_exit). */
+export const FAILED_RESULT_FIELD = 'te_result';
+
+export interface TaskObject {
+  id: string;
+  task_id: string;
+  name: string;
+  type: TaskType;
+  priority: Priority;
+  priority_name: PriorityName;
+  status: TaskStatus;
+  config: { timeout_seconds: number; max_retries: number; retry_delay_seconds: number; backoff: 'fixed' | 'exponential' };
+  payload: Record<string, unknown>;
+  metadata: Record<string, unknown>;
+  result: unknown;
+  error: string | null;
+  error_code: string | null;
+  progress: number;
+  created_at: string;
+  scheduled_at: string | null;
+  started_at: string | null;
+  completed_at: string | null;
+  retry_count: number;
+  worker_id: string | null;
+  schedule_id: string | null;
+}
+
+const iso = (ms: string | undefined): string | null => (ms ? new Date(Number(ms)).toISOString() : null);
+
+function parseJson<T>(text: string | undefined, fallback: T): T {
+  if (text === undefined || text === '') return fallback;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return fallback;
+  }
+}
+
+function fieldsToRecord(fields: string[]): Record<string, string> {
+  const record: Record<string, string> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) record[fields[i]!] = fields[i + 1]!;
+  return record;
+}
+
+/** Builds the task object from a job hash (HGETALL as a flat list) and the status computed beside it. */
+export function taskFromJobHash(type: TaskType, id: string, status: TaskStatus, flatFields: string[]): TaskObject {
+  const job = fieldsToRecord(flatFields);
+  const data = parseJson<TaskJobData>(job.data, { payload: {}, timeout_seconds: 0 });
+  const opts = parseJson<{ attempts?: number; backoff?: { type?: string; delay?: number } }>(job.opts, {});
+  const priority = fromBullPriority(Number(job.priority ?? 3));
+  const final = status === 'completed' || status === 'failed' || status === 'cancelled' || status === 'timeout';
+  const failure = status === 'completed' ? null : decodeFailure(job.failedReason);
+  const showsError = final ? status !== 'completed' : failure !== null;
+  let result: unknown = null;
+  if (status === 'completed') result = parseJson(job.returnvalue, null);
+  else if (final && job[FAILED_RESULT_FIELD]) result = parseJson(job[FAILED_RESULT_FIELD], null);
+  return {
+    id,
+    task_id: id,
+    name: job.name ?? type,
+    type,
+    priority,
+    priority_name: priorityName(priority),
+    status,
+    config: {
+      timeout_seconds: data.timeout_seconds,
+      max_retries: Math.max(0, (opts.attempts ?? 1) - 1),
+      retry_delay_seconds: (opts.backoff?.delay ?? 0) / 1000,
+      backoff: opts.backoff?.type === 'fixed' ? 'fixed' : 'exponential',
+    },
+    payload: data.payload,
+    metadata: data.metadata ?? {},
+    result,
+    error: showsError ? (failure?.message ?? null) : null,
+    error_code: showsError ? (failure?.code ?? null) : null,
+    progress: status === 'completed' ? 100 : Number(parseJson(job.progress, 0)) || 0,
+    created_at: iso(job.timestamp)!,
+    scheduled_at: data.scheduled_at ?? null,
+    started_at: iso(job.processedOn),
+    completed_at: final ? iso(job.finishedOn) : null,
+    retry_count: Math.max(0, Number(job.ats ?? 0) - 1),
+    worker_id: job.pb ?? null,
+    schedule_id: data.schedule_id ?? null,
+  };
+}

@@ -1,0 +1,88 @@
+// Every Redis key and channel name the engine uses, built in one place.
+//
+// Cluster-ready layout (DESIGN.md, "Redis keys"): each task type's BullMQ queue is named `{type}`, so
+// BullMQ's keys and our own per-type keys share the hash tag `{type}` and live in one slot; every
+// multi-key operation (Lua script, MULTI) touches one type only. Global things (client id claims, the
+// worker registry, the cancel channel) are single-key operations or share their own tag.
+import type { TaskType } from '../config/schema.js';
+
+export class TaskKeys {
+  constructor(readonly prefix: string) {}
+
+  /** BullMQ queue name of a type; the braces are the cluster hash tag. */
+  queueName(type: TaskType): string {
+    return `{${type}}`;
+  }
+
+  /** BullMQ's own key of a queue, e.g. `bull(type, 'completed')`; `bull(type, '')` is the job key prefix. */
+  bull(type: TaskType, suffix: string): string {
+    return `${this.prefix}:{${type}}:${suffix}`;
+  }
+
+  job(type: TaskType, id: string): string {
+    return this.bull(type, id);
+  }
+
+  /** Lexicographic zset of `<created_ms>:<id>` members: every retained task of the type, for listing. */
+  created(type: TaskType): string {
+    return this.bull(type, 'te:created');
+  }
+
+  /** Zsets (score = finishedOn) of failed-set jobs that ended cancelled / timed out, for O(1) counts. */
+  cancelled(type: TaskType): string {
+    return this.bull(type, 'te:cancelled');
+  }
+
+  timedOut(type: TaskType): string {
+    return this.bull(type, 'te:timeout');
+  }
+
+  /** Set of running tasks a client asked to cancel; the worker polls it, the janitor reconciles it. */
+  cancelRequests(type: TaskType): string {
+    return this.bull(type, 'te:cancel-requests');
+  }
+
+  /** Hash of lifetime counters and time sums of a type. */
+  stats(type: TaskType): string {
+    return this.bull(type, 'te:stats');
+  }
+
+  /** Hash of completed/failed counts in one 10-second bucket, for throughput. */
+  throughput(type: TaskType, bucket: number): string {
+    return this.bull(type, `te:tp:${bucket}`);
+  }
+
+  /** Claim on a client-chosen id, unique across types. */
+  idClaim(id: string): string {
+    return `${this.prefix}:id:${id}`;
+  }
+
+  /** Zset of live worker ids by last heartbeat (ms). */
+  workerIndex(): string {
+    return `${this.prefix}:{workers}:index`;
+  }
+
+  worker(workerId: string): string {
+    return `${this.prefix}:{workers}:w:${workerId}`;
+  }
+
+  /** Lock so that one process at a time runs the retention janitor of a type. */
+  janitorLock(type: TaskType): string {
+    return this.bull(type, 'te:janitor-lock');
+  }
+
+  /** Pub/sub channel carrying cancel requests of running tasks to every worker. */
+  cancelChannel(): string {
+    return `${this.prefix}:cancel`;
+  }
+}
+
+/** Member of the `created` index: fixed-width time first, so lexicographic order is time order. */
+export function createdMember(createdMs: number, id: string): string {
+  return `${String(createdMs).padStart(15, '0')}:${id}`;
+}
+
+export function parseCreatedMember(member: string): { createdMs: number; id: string } {
+  const colon = member.indexOf(':');
+  return { createdMs: Number(member.slice(0, colon)), id: member.slice(colon + 1) };
+}

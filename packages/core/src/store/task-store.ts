@@ -1,0 +1,299 @@
+// The task store: creates, reads, lists, counts and cancels tasks over BullMQ's queues (one per type)
+// and the engine's small per-type indexes. Used by the API; workers only consume the queues.
+//
+// Round trips: create = 1 (a MULTI holding BullMQ's add script and our index + counter), plus 1 for a
+// client-chosen id's claim; get = 1 (one script per type, sent together); list = 1 + 1 for the counts.
+import { Job, Queue } from 'bullmq';
+import type { ChainableCommander, Redis } from 'ioredis';
+import type { Config, TaskType } from '../config/schema.js';
+import { TASK_TYPES } from '../config/schema.js';
+import type { TaskSpec } from '../contracts/task-create.js';
+import { ApiError, taskNotFound } from '../errors.js';
+import { encodeFailure } from '../model/failure.js';
+import { toBullPriority } from '../model/priority.js';
+import { emptyStatusCounts, type TaskStatus } from '../model/status.js';
+import { taskFromJobHash, type TaskJobData, type TaskObject } from '../model/task.js';
+import { createdMember, TaskKeys } from '../redis/keys.js';
+import { defineEngineCommands, type EngineRedis } from '../redis/scripts.js';
+
+export const CANCEL_REASON = encodeFailure('cancelled', 'Cancelled by client');
+
+export interface TypeCounts {
+  statuses: Record<TaskStatus, number>;
+  /** Index = client priority 0..4. */
+  queuedByPriority: number[];
+  runningByPriority: number[];
+}
+
+export interface ListQuery {
+  statuses?: TaskStatus[];
+  types?: TaskType[];
+  limit: number;
+  cursor?: string;
+}
+
+export interface ListPage {
+  tasks: TaskObject[];
+  nextCursor: string | null;
+}
+
+export type CancelOutcome =
+  | { outcome: 'cancelled'; previous: TaskStatus }
+  | { outcome: 'requested'; previous: 'running' }
+  | { outcome: 'final'; previous: TaskStatus };
+
+/** Index entries one list request may look at per type, as a multiple of the page size. */
+const SCAN_BUDGET_FACTOR = 20;
+const MIN_SCAN_BUDGET = 2000;
+
+export class TaskStore {
+  readonly keys: TaskKeys;
+  readonly queues: Record<TaskType, Queue>;
+  private readonly redis: EngineRedis;
+
+  constructor(
+    redis: Redis,
+    private readonly config: Config,
+  ) {
+    this.redis = defineEngineCommands(redis);
+    this.keys = new TaskKeys(config.redis.prefix);
+    this.queues = Object.fromEntries(
+      TASK_TYPES.map((type) => [type, new Queue(this.keys.queueName(type), { connection: redis, prefix: config.redis.prefix })]),
+    ) as Record<TaskType, Queue>;
+  }
+
+  /** BullMQ keys a list/count/cancel script needs, in the order the scripts declare them. */
+  private stateKeys(type: TaskType): string[] {
+    const k = (suffix: string): string => this.keys.bull(type, suffix);
+    return [k('completed'), k('failed'), k('delayed'), k('prioritized'), k('active'), k('wait'), k('paused'), k('waiting-children')];
+  }
+
+  private jobPrefix(type: TaskType): string {
+    return this.keys.bull(type, '');
+  }
+
+  private claimTtlSeconds(): number {
+    const hours = Math.max(this.config.tasks.max_age_hours, this.config.tasks.failed_max_age_hours);
+    return Math.ceil(hours * 3600);
+  }
+
+  private jobFor(spec: TaskSpec, now: number): Job {
+    const data: TaskJobData = { payload: spec.payload, timeout_seconds: spec.config.timeout_seconds };
+    if (Object.keys(spec.metadata).length) data.metadata = spec.metadata;
+    if (spec.runAtMs !== null) data.scheduled_at = new Date(spec.runAtMs).toISOString();
+    if (spec.clientId) data.fingerprint = spec.fingerprint;
+    return new Job(this.queues[spec.type], spec.name, data, {
+      jobId: spec.id,
+      timestamp: now,
+      priority: toBullPriority(spec.priority),
+      attempts: spec.config.max_retries + 1,
+      backoff: { type: spec.config.backoff, delay: Math.round(spec.config.retry_delay_seconds * 1000) },
+      ...(spec.runAtMs !== null ? { delay: spec.runAtMs - now } : {}),
+    }, spec.id);
+  }
+
+  /**
+   * Settles client-chosen ids: returns, per spec, the existing task when the same task was posted
+   * before (idempotent repeat), throws 409 when the id is taken by a different task.
+   */
+  private async claimClientIds(specs: TaskSpec[]): Promise<Map<string, TaskObject>> {
+    const existing = new Map<string, TaskObject>();
+    const claimed = specs.filter((spec) => spec.clientId);
+    if (claimed.length === 0) return existing;
+    const ttl = this.claimTtlSeconds();
+    const previous = await Promise.all(
+      claimed.map((spec) =>
+        this.redis.set(this.keys.idClaim(spec.id), `${spec.type}|${spec.fingerprint}`, 'EX', ttl, 'NX', 'GET'),
+      ),
+    );
+    // A claim that expired while its task lived on is caught by looking for the task itself.
+    const found = await this.getMany(claimed.map((spec) => spec.id));
+    const conflicts: string[] = [];
+    claimed.forEach((spec, i) => {
+      const task = found.get(spec.id);
+      if (task) {
+        const [type, fingerprint] = (previous[i] ?? '').split('|');
+        if (type === spec.type && fingerprint === spec.fingerprint) existing.set(spec.id, task);
+        else if (previous[i] === null && this.sameTask(task, spec)) existing.set(spec.id, task);
+        else conflicts.push(spec.id);
+      } else if (previous[i] !== null && previous[i] !== `${spec.type}|${spec.fingerprint}`) {
+        // Claimed for another task that is not stored (in flight, or gone past retention): take it over
+        // only if that task never appears.
+        conflicts.push(spec.id);
+      }
+    });
+    if (conflicts.length > 0) {
+      const stillFree = claimed.filter((spec, i) => previous[i] === null && !found.has(spec.id));
+      if (stillFree.length) await this.redis.del(...stillFree.map((spec) => this.keys.idClaim(spec.id)));
+      throw new ApiError(
+        409,
+        'conflict',
+        `task id${conflicts.length > 1 ? 's' : ''} ${conflicts.join(', ')} already used by a different task`,
+        { ids: conflicts },
+      );
+    }
+    return existing;
+  }
+
+  private sameTask(task: TaskObject, spec: TaskSpec): boolean {
+    return task.type === spec.type && task.name === spec.name && task.priority === spec.priority &&
+      JSON.stringify(task.payload) === JSON.stringify(spec.payload);
+  }
+
+  /**
+   * Creates tasks atomically (one MULTI: every job, its index entry and the creation counters).
+   * Returns each task and whether it was created now (false: an idempotent repeat).
+   */
+  async create(specs: TaskSpec[]): Promise<Array<{ task: TaskObject; created: boolean }>> {
+    const existing = await this.claimClientIds(specs);
+    const now = Date.now();
+    const fresh = specs.filter((spec) => !existing.has(spec.id));
+    if (fresh.length > 0) {
+      // BullMQ's client wraps our ioredis connection; its MULTI forwards plain commands to ioredis.
+      const client = await this.queues[fresh[0]!.type].backend.client;
+      const tx = client.multi() as unknown as ChainableCommander;
+      const createdByType = new Map<TaskType, number>();
+      for (const spec of fresh) {
+        void this.jobFor(spec, now).addJob(tx as never);
+        tx.zadd(this.keys.created(spec.type), 0, createdMember(now, spec.id));
+        createdByType.set(spec.type, (createdByType.get(spec.type) ?? 0) + 1);
+      }
+      for (const [type, count] of createdByType) tx.hincrby(this.keys.stats(type), 'created', count);
+      const results = await tx.exec();
+      const failure = results?.find(([err]) => err)?.[0];
+      if (failure) throw failure;
+      if (!results) throw new Error('task creation transaction was aborted');
+    }
+    return specs.map((spec) => {
+      const previous = existing.get(spec.id);
+      if (previous) return { task: previous, created: false };
+      return { task: this.newTaskObject(spec, now), created: true };
+    });
+  }
+
+  /** The task object of a task just created, without reading it back. */
+  private newTaskObject(spec: TaskSpec, now: number): TaskObject {
+    return {
+      id: spec.id,
+      task_id: spec.id,
+      name: spec.name,
+      type: spec.type,
+      priority: spec.priority,
+      priority_name: (['CRITICAL', 'HIGH', 'NORMAL', 'LOW', 'BACKGROUND'] as const)[spec.priority],
+      status: spec.runAtMs !== null ? 'pending' : 'queued',
+      config: { ...spec.config },
+      payload: spec.payload,
+      metadata: spec.metadata,
+      result: null,
+      error: null,
+      error_code: null,
+      progress: 0,
+      created_at: new Date(now).toISOString(),
+      scheduled_at: spec.runAtMs !== null ? new Date(spec.runAtMs).toISOString() : null,
+      started_at: null,
+      completed_at: null,
+      retry_count: 0,
+      worker_id: null,
+      schedule_id: null,
+    };
+  }
+
+  private async runList(type: TaskType, args: Array<string | number>): Promise<{ stop: string; tasks: TaskObject[] }> {
+    const raw = (await this.redis.te_listTasks(
+      this.keys.created(type),
+      ...this.stateKeys(type),
+      this.jobPrefix(type),
+      Date.now(),
+      ...args,
+    )) as [string, ...Array<[string, TaskStatus, string, string[]]>];
+    const [stop, ...rows] = raw;
+    return { stop, tasks: rows.map(([id, status, , fields]) => taskFromJobHash(type, id, status, fields)) };
+  }
+
+  /** Finds tasks by id in whichever type holds them (one script per type, sent together). */
+  async getMany(ids: string[], types: readonly TaskType[] = TASK_TYPES): Promise<Map<string, TaskObject>> {
+    const found = new Map<string, TaskObject>();
+    if (ids.length === 0) return found;
+    const perType = await Promise.all(types.map((type) => this.runList(type, ['ids', '', '', 0, 0, ...ids])));
+    for (const { tasks } of perType) for (const task of tasks) found.set(task.id, task);
+    return found;
+  }
+
+  async get(id: string): Promise<TaskObject> {
+    const task = (await this.getMany([id])).get(id);
+    if (!task) throw taskNotFound(id);
+    return task;
+  }
+
+  /**
+   * One page of tasks, newest first by creation (ties in a stable order). Each type's index is walked
+   * by a script that filters by status as it goes; a page may come back short when the filter is rare
+   * (each type looks at a bounded number of entries per request), in which case `nextCursor` continues.
+   */
+  async list(query: ListQuery): Promise<ListPage> {
+    const types = query.types?.length ? query.types : TASK_TYPES;
+    const cursor = query.cursor ?? '';
+    const budget = Math.max(MIN_SCAN_BUDGET, query.limit * SCAN_BUDGET_FACTOR);
+    const wanted = (query.statuses ?? []).join(',');
+    const results = await Promise.all(
+      types.map(async (type) => ({ type, ...(await this.runList(type, ['scan', wanted, cursor, query.limit, budget])) })),
+    );
+    // Every type has been looked at completely down to its stop member; the page may only hold
+    // tasks above the highest such stop, or a task of a type that stopped higher could be skipped.
+    let floor = '';
+    for (const { stop } of results) if (stop > floor) floor = stop;
+    const rows = results
+      .flatMap(({ tasks }) => tasks.map((task) => ({ task, member: createdMember(Date.parse(task.created_at), task.id) })))
+      .filter(({ member }) => member >= floor)
+      .sort((a, b) => (a.member < b.member ? 1 : a.member > b.member ? -1 : 0));
+    const page = rows.slice(0, query.limit);
+    let nextCursor: string | null = null;
+    if (rows.length > query.limit || (page.length === query.limit && floor !== '')) nextCursor = page[page.length - 1]!.member;
+    else if (floor !== '') nextCursor = page.length === query.limit ? page[page.length - 1]!.member : floor;
+    return { tasks: page.map(({ task }) => task), nextCursor };
+  }
+
+  async counts(type: TaskType): Promise<TypeCounts> {
+    const raw = await this.redis.te_countTasks(
+      ...this.stateKeys(type),
+      this.keys.cancelled(type),
+      this.keys.timedOut(type),
+      this.jobPrefix(type),
+      Date.now(),
+    );
+    const statuses = emptyStatusCounts();
+    (['pending', 'queued', 'running', 'completed', 'failed', 'cancelled', 'timeout'] as const).forEach((status, i) => {
+      statuses[status] = Number(raw[i]);
+    });
+    return { statuses, queuedByPriority: raw.slice(7, 12).map(Number), runningByPriority: raw.slice(12, 17).map(Number) };
+  }
+
+  async countsByType(types: readonly TaskType[] = TASK_TYPES): Promise<Record<TaskType, TypeCounts>> {
+    const all = await Promise.all(types.map((type) => this.counts(type)));
+    return Object.fromEntries(types.map((type, i) => [type, all[i]])) as Record<TaskType, TypeCounts>;
+  }
+
+  /** Cancels a task of a known type (see cancel-task-11.lua); publishes the request when it runs. */
+  async cancel(task: TaskObject): Promise<CancelOutcome | null> {
+    const type = task.type;
+    const [outcome, previous] = await this.redis.te_cancelTask(
+      ...this.stateKeys(type),
+      this.keys.cancelled(type),
+      this.keys.cancelRequests(type),
+      this.keys.bull(type, 'events'),
+      this.jobPrefix(type),
+      task.id,
+      Date.now(),
+      CANCEL_REASON,
+    );
+    if (outcome === 'missing') return null;
+    if (outcome === 'requested') {
+      await this.redis.publish(this.keys.cancelChannel(), JSON.stringify({ type, id: task.id }));
+    }
+    return { outcome, previous } as CancelOutcome;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(Object.values(this.queues).map((queue) => queue.close()));
+  }
+}

@@ -1,0 +1,63 @@
+// The worker registry in Redis: each worker process writes its record at every heartbeat; GET /workers
+// lists the records whose heartbeat is younger than 3 intervals. All keys share the `{workers}` tag.
+import type { Redis } from 'ioredis';
+import type { TaskType } from '../config/schema.js';
+import type { TaskKeys } from '../redis/keys.js';
+
+export type WorkerState = 'idle' | 'busy' | 'stopping';
+
+export interface WorkerRecord {
+  worker_id: string;
+  hostname: string;
+  pid: number;
+  task_types: TaskType[];
+  concurrency: number;
+  concurrency_by_type: Partial<Record<TaskType, number>>;
+  status: WorkerState;
+  active_tasks: number;
+  current_tasks: string[];
+  current_task: string | null;
+  completed_tasks: number;
+  failed_tasks: number;
+  started_at: string;
+  last_activity: string | null;
+  last_heartbeat: string;
+}
+
+export class WorkerRegistry {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: TaskKeys,
+    private readonly heartbeatSeconds: number,
+  ) {}
+
+  private get staleAfterMs(): number {
+    return this.heartbeatSeconds * 3 * 1000;
+  }
+
+  async heartbeat(record: WorkerRecord, now = Date.now()): Promise<void> {
+    const key = this.keys.worker(record.worker_id);
+    await this.redis
+      .multi()
+      .set(key, JSON.stringify(record), 'PX', this.staleAfterMs)
+      .zadd(this.keys.workerIndex(), String(now), record.worker_id)
+      .exec();
+  }
+
+  async remove(workerId: string): Promise<void> {
+    await this.redis.multi().del(this.keys.worker(workerId)).zrem(this.keys.workerIndex(), workerId).exec();
+  }
+
+  async list(now = Date.now()): Promise<WorkerRecord[]> {
+    const index = this.keys.workerIndex();
+    const [, idsResult] = (await this.redis
+      .multi()
+      .zremrangebyscore(index, '-inf', `(${now - this.staleAfterMs}`)
+      .zrange(index, '0', '-1')
+      .exec()) as [[Error | null, number], [Error | null, string[]]];
+    const ids = idsResult[1];
+    if (ids.length === 0) return [];
+    const records = await this.redis.mget(...ids.map((id) => this.keys.worker(id)));
+    return records.filter((text): text is string => text !== null).map((text) => JSON.parse(text) as WorkerRecord);
+  }
+}

@@ -1,0 +1,12 @@
+// The task types this build can run, keyed by type. The API takes their payload schemas, the worker
+// their executors; adding a type here is all it takes for both to know it.
+import type { Config, ExecutorRegistry } from '@taskengine/core';
+import { customTaskType } from './custom/index.js';
+
+export function createExecutorRegistry(_config: Config): ExecutorRegistry {
+  return {
+    custom: customTaskType(),
+  };
+}
+
+export { BUILTIN_HANDLERS } from './custom/builtin-handlers.js';

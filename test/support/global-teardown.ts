@@ -1,0 +1,9 @@
+import type { RedisServerHandle } from './redis-server.js';
+import { removeDir } from './redis-server.js';
+
+export default async function globalTeardown(): Promise<void> {
+  const server = (globalThis as Record<string, unknown>).__TEST_REDIS__ as RedisServerHandle | undefined;
+  if (!server) return;
+  await server.stop();
+  removeDir(server.dir);
+}
