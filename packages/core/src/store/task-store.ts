@@ -45,6 +45,8 @@ export type CancelOutcome =
 /** Index entries one list request may look at per type, as a multiple of the page size. */
 const SCAN_BUDGET_FACTOR = 20;
 const MIN_SCAN_BUDGET = 2000;
+/** How long a request waits for a concurrent request's task under the same client id. */
+const CLAIM_WAIT_MS = 1000;
 
 export class TaskStore {
   readonly keys: TaskKeys;
@@ -108,6 +110,15 @@ export class TaskStore {
     );
     // A claim that expired while its task lived on is caught by looking for the task itself.
     const found = await this.getMany(claimed.map((spec) => spec.id));
+    // Same task claimed by a concurrent request that has not stored it yet: wait for it rather than
+    // store it twice; if it never appears (that request died), this one creates it.
+    const inFlight = claimed.filter((spec, i) => previous[i] === `${spec.type}|${spec.fingerprint}` && !found.has(spec.id));
+    for (let waited = 0; inFlight.length > 0 && waited < CLAIM_WAIT_MS; waited += 20) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const arrived = await this.getMany(inFlight.map((spec) => spec.id), [...new Set(inFlight.map((spec) => spec.type))]);
+      for (const [id, task] of arrived) found.set(id, task);
+      inFlight.splice(0, inFlight.length, ...inFlight.filter((spec) => !arrived.has(spec.id)));
+    }
     const conflicts: string[] = [];
     claimed.forEach((spec, i) => {
       const task = found.get(spec.id);

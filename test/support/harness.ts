@@ -1,0 +1,205 @@
+// Test harness: an engine (API in-process on a free port, optional in-process worker) on the test
+// Redis under a key prefix of its own, plus helpers to call it over real HTTP and to wait for
+// conditions with a deadline (never a fixed sleep).
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createApp } from '@taskengine/api/app';
+import {
+  createLogger,
+  createRedis,
+  loadConfig,
+  TaskStore,
+  type Config,
+  type ExecutorRegistry,
+  type TaskType,
+} from '@taskengine/core';
+import { createExecutorRegistry } from '@taskengine/executors';
+import { WorkerService } from '@taskengine/worker/worker-service';
+import { Redis } from 'ioredis';
+import { stringify } from 'yaml';
+
+export const REPO_ROOT = new URL('../../../', import.meta.url).pathname;
+
+export function redisUrl(): string {
+  const url = process.env.TEST_REDIS_URL;
+  if (!url) throw new Error('TEST_REDIS_URL is not set: run the tests through jest (globalSetup starts Redis)');
+  return url;
+}
+
+export const uniquePrefix = (label: string): string => `te-test-${label}-${randomBytes(3).toString('hex')}`;
+
+/** Config for a test: repo defaults, fast timings, the given overrides, its own prefix. */
+export function testConfigTree(prefix: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  const base: Record<string, any> = {
+    redis: { url: redisUrl(), prefix },
+    logging: { level: 'error' },
+    server: { port: 0, host: '127.0.0.1', cancel_wait_seconds: 5 },
+    workers: { heartbeat_interval: 1, lock_duration: 2, stalled_interval: 1, max_stalled_count: 1, shutdown_grace: 5 },
+  };
+  for (const [section, value] of Object.entries(overrides)) {
+    base[section] = typeof value === 'object' && value !== null && !Array.isArray(value) ? { ...(base[section] ?? {}), ...value } : value;
+  }
+  return base;
+}
+
+export function testConfig(prefix: string, overrides: Record<string, unknown> = {}): Config {
+  return loadConfig({ path: join(REPO_ROOT, 'config.yaml'), env: {}, overrides: testConfigTree(prefix, overrides) });
+}
+
+/** Writes a YAML config for child processes; returns its path. */
+export function writeConfigFile(prefix: string, overrides: Record<string, unknown> = {}): string {
+  const dir = mkdtempSync(join(tmpdir(), 'taskengine-config-'));
+  const path = join(dir, 'config.yaml');
+  writeFileSync(path, stringify(testConfigTree(prefix, overrides)));
+  return path;
+}
+
+export async function waitFor<T>(
+  check: () => Promise<T | undefined | null | false> | T | undefined | null | false,
+  { timeoutMs = 15_000, intervalMs = 25, what = 'condition' } = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value) return value as T;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+export interface HttpResult<T = any> {
+  status: number;
+  body: T;
+  headers: Headers;
+}
+
+export interface Engine {
+  prefix: string;
+  config: Config;
+  baseUrl: string;
+  redis: Redis;
+  store: TaskStore;
+  worker?: WorkerService;
+  request<T = any>(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<HttpResult<T>>;
+  startWorker(options?: { types?: TaskType[]; concurrency?: number }): Promise<WorkerService>;
+  stop(): Promise<void>;
+}
+
+export async function request<T = any>(
+  baseUrl: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<HttpResult<T>> {
+  const init: RequestInit = { method, headers: { ...headers } };
+  if (body !== undefined) {
+    init.body = typeof body === 'string' ? body : JSON.stringify(body);
+    (init.headers as Record<string, string>)['content-type'] ??= 'application/json';
+  }
+  const res = await fetch(baseUrl + path, init);
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // not JSON: keep the text
+  }
+  return { status: res.status, body: parsed as T, headers: res.headers };
+}
+
+export async function startEngine(
+  options: {
+    label?: string;
+    overrides?: Record<string, unknown>;
+    worker?: boolean | { types?: TaskType[]; concurrency?: number };
+    /** Executors to use instead of the build's own (e.g. a probe handler that records its signal). */
+    executors?: ExecutorRegistry;
+  } = {},
+): Promise<Engine> {
+  const prefix = uniquePrefix(options.label ?? 'engine');
+  const config = testConfig(prefix, options.overrides);
+  const logger = createLogger(config, 'test');
+  const redis = createRedis(config, 'api');
+  await waitFor(() => redis.status === 'ready', { what: 'redis connection' });
+  const store = new TaskStore(redis, config);
+  const executors = options.executors ?? createExecutorRegistry(config);
+  const app = createApp({ config, redis, store, executors, logger });
+  const server: Server = await new Promise((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  const address = server.address();
+  const baseUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  const workers: Array<{ service: WorkerService; redis: Redis }> = [];
+  const engine: Engine = {
+    prefix,
+    config,
+    baseUrl,
+    redis,
+    store,
+    request: (method, path, body, headers) => request(baseUrl, method, path, body, headers),
+    async startWorker(workerOptions = {}) {
+      const types = workerOptions.types ?? (['custom'] as TaskType[]);
+      const workerRedis = createRedis(config, 'worker');
+      const service = new WorkerService({
+        config,
+        redis: workerRedis,
+        executors,
+        logger,
+        types,
+        concurrencyByType: Object.fromEntries(types.map((type) => [type, workerOptions.concurrency ?? 5])),
+      });
+      await service.start();
+      workers.push({ service, redis: workerRedis });
+      engine.worker ??= service;
+      return service;
+    },
+    async stop() {
+      await Promise.all(workers.map(({ service }) => service.stop(0)));
+      await Promise.all(workers.map(({ redis: r }) => r.quit().catch(() => {})));
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await deletePrefix(redis, prefix);
+      await store.close();
+      await redis.quit().catch(() => {});
+    },
+  };
+  if (options.worker) await engine.startWorker(options.worker === true ? {} : options.worker);
+  return engine;
+}
+
+export async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length) await redis.del(...keys);
+  } while (cursor !== '0');
+}
+
+export async function createTask(engine: Engine, body: Record<string, unknown>): Promise<any> {
+  const res = await engine.request('POST', '/tasks', { type: 'custom', ...body });
+  if (res.status !== 201) throw new Error(`create failed: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body.task;
+}
+
+export async function waitForStatus(engine: Engine, id: string, statuses: string | string[], timeoutMs = 15_000): Promise<any> {
+  const wanted = Array.isArray(statuses) ? statuses : [statuses];
+  return waitFor(
+    async () => {
+      const res = await engine.request('GET', `/tasks/${id}`);
+      return wanted.includes(res.body.status) ? res.body : undefined;
+    },
+    { timeoutMs, what: `task ${id} to be ${wanted.join('|')}` },
+  );
+}
+
+export { Redis };

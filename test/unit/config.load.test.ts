@@ -1,0 +1,62 @@
+import { describe, expect, it } from '@jest/globals';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfig, workerConcurrency, workerTaskTypes } from '@taskengine/core';
+import { REPO_ROOT } from '../support/harness.js';
+
+function yamlFile(text: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'te-config-'));
+  const path = join(dir, 'config.yaml');
+  writeFileSync(path, text);
+  return path;
+}
+
+describe('loadConfig', () => {
+  it('loads the repository config.yaml with the contract defaults', () => {
+    const config = loadConfig({ path: join(REPO_ROOT, 'config.yaml'), env: {} });
+    expect(config.server.port).toBe(8002);
+    expect(config.tasks.per_type.ai_inference?.default_timeout).toBe(120);
+    expect(config.workers.concurrency.ai_inference).toBe(4);
+    expect(config.executors.file_operation.root).toBe(join(REPO_ROOT, 'data/files'));
+  });
+
+  it('names every bad key of a bad file', () => {
+    const path = yamlFile('server: { port: "eighty", colour: blue }\ntasks: { max_retries: 99 }\nbogus: 1\n');
+    let error: unknown;
+    try {
+      loadConfig({ path, env: {} });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as ConfigError).message;
+    expect(message).toContain('server.port');
+    expect(message).toContain('server.colour: unknown key');
+    expect(message).toContain('tasks.max_retries');
+    expect(message).toContain('bogus: unknown key');
+  });
+
+  it('applies environment overrides over the file', () => {
+    const path = yamlFile('server: { port: 9000 }\n');
+    const config = loadConfig({ path, env: { PORT: '9100', REDIS_URL: 'redis://127.0.0.1:6400', LOG_LEVEL: 'DEBUG' } });
+    expect(config.server.port).toBe(9100);
+    expect(config.redis.url).toBe('redis://127.0.0.1:6400');
+    expect(config.logging.level).toBe('debug');
+  });
+
+  it('rejects bad worker environment and a missing explicit file', () => {
+    expect(() => loadConfig({ path: yamlFile(''), env: { WORKER_TASK_TYPES: 'custom,nope' } })).toThrow(/WORKER_TASK_TYPES: unknown task type "nope"/);
+    expect(() => loadConfig({ path: '/nonexistent/config.yaml', env: {} })).toThrow(/file not found/);
+    expect(() => loadConfig({ path: yamlFile('- a\n- b\n'), env: {} })).toThrow(/expected a mapping/);
+  });
+
+  it('resolves worker types and concurrency', () => {
+    const config = loadConfig({ path: join(REPO_ROOT, 'config.yaml'), env: {} });
+    expect(workerTaskTypes({ WORKER_TASK_TYPES: 'custom, ai_inference' })).toEqual(['custom', 'ai_inference']);
+    expect(workerTaskTypes({})).toHaveLength(6);
+    expect(workerConcurrency(config, 'ai_inference', {})).toBe(4);
+    expect(workerConcurrency(config, 'custom', {})).toBe(10);
+    expect(workerConcurrency(config, 'custom', { WORKER_CONCURRENCY: '3' })).toBe(3);
+  });
+});
