@@ -1,20 +1,11 @@
 // API process entry point (`npm run start:api`): serves the REST API and the dashboard on server.port,
 // drains in-flight requests on SIGTERM/SIGINT and closes Redis.
-import { ConfigError, createLogger, createRedis, loadConfig, TaskStore } from '@taskengine/core';
+import { createLogger, createRedis, loadConfigOrExit, TaskStore } from '@taskengine/core';
 import { createExecutorRegistry } from '@taskengine/executors';
 import { createApp } from './app.js';
 
 function main(): void {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
-      process.exit(1);
-    }
-    throw err;
-  }
+  const config = loadConfigOrExit();
   const logger = createLogger(config, 'api');
   const redis = createRedis(config, 'api');
   const store = new TaskStore(redis, config);

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, configLocation, loadConfig, type Config } from '@taskengine/core';
+import { configLocation, loadConfigOrExit, type Config } from '@taskengine/core';
 import { log } from './log.js';
 import { describeExit, ManagedProcess } from './managed-process.js';
 import { PrivateRedisFailed, RedisServerMissing, startPrivateRedis } from './private-redis.js';
@@ -180,14 +180,7 @@ class Launcher {
 }
 
 function main(): void {
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    log(err.message);
-    process.exit(1);
-  }
+  const config = loadConfigOrExit();
 
   const missing = Object.values(ENTRY_POINTS).filter((file) => !existsSync(file));
   if (missing.length > 0) {

@@ -1,10 +1,9 @@
 // Worker process entry point (`npm run start:worker`): consumes the queues of WORKER_TASK_TYPES
 // (default all) and stops gracefully on SIGTERM/SIGINT.
 import {
-  ConfigError,
   createLogger,
   createRedis,
-  loadConfig,
+  loadConfigOrExit,
   workerConcurrency,
   workerTaskTypes,
 } from '@taskengine/core';
@@ -12,16 +11,7 @@ import { createExecutorRegistry } from '@taskengine/executors';
 import { WorkerService } from './worker-service.js';
 
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
-      process.exit(1);
-    }
-    throw err;
-  }
+  const config = loadConfigOrExit();
   const logger = createLogger(config, 'worker');
   const types = workerTaskTypes();
   const redis = createRedis(config, 'worker');

@@ -9,6 +9,7 @@ import {
   type ErrorDetail,
   type ExecutorRegistry,
   type TaskSpec,
+  type TaskObject,
   type TaskStatus,
   type TaskStore,
 } from '@taskengine/core';
@@ -78,9 +79,10 @@ export function taskRoutes({ config, store, executors }: TaskRouteDeps): Router 
   const context = () => ({ config, executors, now: Date.now() });
 
   router.post('/tasks', async (req, res) => {
-    const { spec, problems } = normaliseTaskBody(bodyObject(req), context());
+    const ctx = context();
+    const { spec, problems } = normaliseTaskBody(bodyObject(req), ctx);
     if (!spec) throw validationError(problems);
-    const [{ task, created }] = (await store.create([spec])) as [{ task: import('@taskengine/core').TaskObject; created: boolean }];
+    const [{ task, created }] = (await store.create([spec], ctx.now)) as [{ task: TaskObject; created: boolean }];
     res.status(created ? 201 : 200).json({ success: true, task_id: task.id, status: task.status, created_at: task.created_at, task });
   });
 
@@ -106,7 +108,7 @@ export function taskRoutes({ config, store, executors }: TaskRouteDeps): Router 
       }
     });
     if (problems.length) throw validationError(problems);
-    const created = await store.create(specs);
+    const created = await store.create(specs, ctx.now);
     res.status(201).json({
       success: true,
       task_ids: created.map(({ task }) => task.id),

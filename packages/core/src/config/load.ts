@@ -149,3 +149,16 @@ export function workerConcurrency(config: Config, type: TaskType, env: NodeJS.Pr
   if (env.WORKER_CONCURRENCY) return Number(env.WORKER_CONCURRENCY);
   return config.workers.concurrency[type] ?? config.workers.max_concurrent;
 }
+
+/** For process entry points: the config, or each bad key on stderr and exit code 1. */
+export function loadConfigOrExit(options: LoadConfigOptions = {}): Config {
+  try {
+    return loadConfig(options);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+}

@@ -155,9 +155,9 @@ export class TaskStore {
    * Creates tasks atomically (one MULTI: every job, its index entry and the creation counters).
    * Returns each task and whether it was created now (false: an idempotent repeat).
    */
-  async create(specs: TaskSpec[]): Promise<Array<{ task: TaskObject; created: boolean }>> {
+  async create(specs: TaskSpec[], now = Date.now()): Promise<Array<{ task: TaskObject; created: boolean }>> {
+    // `now` must be the time the specs were normalised with, so a delay counts from created_at.
     const existing = await this.claimClientIds(specs);
-    const now = Date.now();
     const fresh = specs.filter((spec) => !existing.has(spec.id));
     if (fresh.length > 0) {
       // BullMQ's client wraps our ioredis connection; its MULTI forwards plain commands to ioredis.
