@@ -62,6 +62,9 @@ export class TaskStore {
     this.queues = Object.fromEntries(
       TASK_TYPES.map((type) => [type, new Queue(this.keys.queueName(type), { connection: redis, prefix: config.redis.prefix })]),
     ) as Record<TaskType, Queue>;
+    // A Redis outage reaches each Queue as an 'error' event; without a listener BullMQ prints every
+    // reconnect failure. Requests answer 503 and /health reports it, so the event itself is dropped.
+    for (const queue of Object.values(this.queues)) queue.on('error', () => {});
   }
 
   /** BullMQ keys a list/count/cancel script needs, in the order the scripts declare them. */
