@@ -10,7 +10,7 @@ import { TASK_TYPES } from '../config/schema.js';
 import type { TaskSpec } from '../contracts/task-create.js';
 import { ApiError, taskNotFound } from '../errors.js';
 import { encodeFailure } from '../model/failure.js';
-import { toBullPriority } from '../model/priority.js';
+import { priorityName, toBullPriority } from '../model/priority.js';
 import { emptyStatusCounts, type TaskStatus } from '../model/status.js';
 import { taskFromJobHash, type TaskJobData, type TaskObject } from '../model/task.js';
 import { createdMember, TaskKeys } from '../redis/keys.js';
@@ -193,7 +193,7 @@ export class TaskStore {
       name: spec.name,
       type: spec.type,
       priority: spec.priority,
-      priority_name: (['CRITICAL', 'HIGH', 'NORMAL', 'LOW', 'BACKGROUND'] as const)[spec.priority],
+      priority_name: priorityName(spec.priority),
       status: spec.runAtMs !== null ? 'pending' : 'queued',
       config: { ...spec.config },
       payload: spec.payload,
