@@ -157,7 +157,12 @@ export async function startEngine(
         types,
         concurrencyByType: Object.fromEntries(types.map((type) => [type, workerOptions.concurrency ?? 5])),
       });
-      await service.start();
+      try {
+        await service.start();
+      } catch (err) {
+        await workerRedis.quit().catch(() => {});
+        throw err;
+      }
       workers.push({ service, redis: workerRedis });
       engine.worker ??= service;
       return service;

@@ -7,6 +7,7 @@ import {
   TaskError,
   taskLogger,
   type ExecutionContext,
+  type RetryHint,
   type Logger,
   type TaskJobData,
   type TaskKeys,
@@ -119,7 +120,11 @@ export class TaskRunner {
       if (err.result !== undefined) await this.redis.hset(this.keys.job(type, id), FAILED_RESULT_FIELD, JSON.stringify(err.result));
       log.warn('attempt failed', { error_code: err.code, error: err.message, retryable: err.retryable });
       const reason = encodeFailure(err.code, err.message);
-      return err.retryable ? new Error(reason) : new UnrecoverableError(reason);
+      if (!err.retryable) return new UnrecoverableError(reason);
+      // The back-off strategy (worker-service) reads the hint off the error BullMQ hands it.
+      const retry: Error & RetryHint = new Error(reason);
+      retry.retryAfterMs = err.retryAfterMs;
+      return retry;
     }
     const message = err instanceof Error ? err.message : String(err);
     log.warn('attempt failed', { error_code: 'handler_error', error: message });

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import {
   decodeFailure,
   RetentionJanitor,
+  retryBackoff,
   StatsRecorder,
   TaskKeys,
   WorkerRegistry,
@@ -59,13 +60,15 @@ export class WorkerService {
 
   async start(): Promise<void> {
     const { config, redis, executors, logger, types, concurrencyByType } = this.options;
-    await this.cancels.start();
-    for (const type of types) {
+    const served = types.flatMap((type) => {
       const definition = executors[type];
-      if (!definition) {
-        logger.warn('no executor for this task type in this build; not consuming its queue', { type });
-        continue;
-      }
+      if (!definition) logger.warn('no executor for this task type in this build; not consuming its queue', { type });
+      return definition ? [definition] : [];
+    });
+    await Promise.all(served.map((definition) => definition.prepare?.()));
+    await this.cancels.start();
+    for (const definition of served) {
+      const type = definition.type;
       const worker = new Worker(this.keys.queueName(type), this.runner.processorFor(definition), {
         connection: redis,
         prefix: config.redis.prefix,
@@ -76,6 +79,7 @@ export class WorkerService {
         maxStalledCount: config.workers.max_stalled_count,
         removeOnComplete: { count: -1 },
         removeOnFail: { count: -1 },
+        settings: { backoffStrategy: retryBackoff },
       });
       worker.on('completed', (job) => this.onCompleted(type, job));
       worker.on('failed', (job, err) => job && this.onFailed(type, job, err));

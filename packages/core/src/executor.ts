@@ -35,6 +35,11 @@ export interface TaskTypeDefinition<Payload = any> {
   payloadSchema: z.ZodType<Payload>;
   /** Refuses the type at creation, e.g. 403 when it is switched off in config; null when allowed. */
   refuse?(): ApiError | null;
+  /**
+   * Loads what execution needs (e.g. plugin modules) before a worker takes its first task of this type.
+   * Throwing stops the worker at start with the error's message. The API never calls it.
+   */
+  prepare?(): Promise<void>;
   execute(payload: Payload, ctx: ExecutionContext): Promise<unknown>;
 }
 

@@ -6,6 +6,7 @@ export * from './contracts/zod-details.js';
 export * from './errors.js';
 export * from './executor.js';
 export * from './logger.js';
+export * from './model/backoff.js';
 export * from './model/failure.js';
 export * from './model/priority.js';
 export * from './model/status.js';

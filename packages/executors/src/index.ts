@@ -3,9 +3,9 @@
 import type { Config, ExecutorRegistry } from '@taskengine/core';
 import { customTaskType } from './custom/index.js';
 
-export function createExecutorRegistry(_config: Config): ExecutorRegistry {
+export function createExecutorRegistry(config: Config): ExecutorRegistry {
   return {
-    custom: customTaskType(),
+    custom: customTaskType(config),
   };
 }
 

@@ -144,7 +144,11 @@ export const Config = z
           .strict()
           .prefault({}),
         custom: z
-          .object({ handlers: z.record(z.string(), z.string()).default({}) })
+          .object({
+            handlers: z
+              .record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'handler names: 1-64 letters, digits, _ . -'), z.string().min(1))
+              .default({}),
+          })
           .strict()
           .prefault({}),
       })

@@ -1,6 +1,7 @@
 // The task object of CONTRACT section 2, read from a BullMQ job hash. A task *is* a BullMQ job (id =
 // job id, queue = its type): BullMQ's hash holds everything, so nothing is stored twice.
 import type { TaskType } from '../config/schema.js';
+import { backoffKind } from './backoff.js';
 import { decodeFailure } from './failure.js';
 import { fromBullPriority, priorityName, type Priority, type PriorityName } from './priority.js';
 import type { TaskStatus } from './status.js';
@@ -84,7 +85,7 @@ export function taskFromJobHash(type: TaskType, id: string, status: TaskStatus, 
       timeout_seconds: data.timeout_seconds,
       max_retries: Math.max(0, (opts.attempts ?? 1) - 1),
       retry_delay_seconds: (opts.backoff?.delay ?? 0) / 1000,
-      backoff: opts.backoff?.type === 'fixed' ? 'fixed' : 'exponential',
+      backoff: backoffKind(opts.backoff?.type),
     },
     payload: data.payload,
     metadata: data.metadata ?? {},

@@ -9,6 +9,7 @@ import type { Config, TaskType } from '../config/schema.js';
 import { TASK_TYPES } from '../config/schema.js';
 import type { TaskSpec } from '../contracts/task-create.js';
 import { ApiError, taskNotFound } from '../errors.js';
+import { backoffOption } from '../model/backoff.js';
 import { encodeFailure } from '../model/failure.js';
 import { priorityName, toBullPriority } from '../model/priority.js';
 import { emptyStatusCounts, type TaskStatus } from '../model/status.js';
@@ -92,7 +93,7 @@ export class TaskStore {
       timestamp: now,
       priority: toBullPriority(spec.priority),
       attempts: spec.config.max_retries + 1,
-      backoff: { type: spec.config.backoff, delay: Math.round(spec.config.retry_delay_seconds * 1000) },
+      backoff: backoffOption(spec.config.backoff, Math.round(spec.config.retry_delay_seconds * 1000)),
       ...(spec.runAtMs !== null ? { delay: spec.runAtMs - now } : {}),
     }, spec.id);
   }

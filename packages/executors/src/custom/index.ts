@@ -1,7 +1,10 @@
-// The `custom` task type: a named handler runs the payload. Built-ins are echo (default), sleep, fail.
-import { TaskError, type TaskTypeDefinition } from '@taskengine/core';
+// The `custom` task type: a named handler runs the payload. Built-ins are echo (default), sleep, fail;
+// config.yaml adds handlers from modules (`executors.custom.handlers`), loaded by prepare() at worker
+// start. The API only needs the names, so it validates without importing plugin code.
+import { TaskError, type Config, type TaskTypeDefinition } from '@taskengine/core';
 import { z } from 'zod';
-import { BUILTIN_HANDLERS } from './builtin-handlers.js';
+import { BUILTIN_HANDLERS, type CustomHandler } from './builtin-handlers.js';
+import { loadPluginHandlers } from './plugin-loader.js';
 
 /** Free-form beyond the fields the built-in handlers declare. */
 export const CustomPayload = z
@@ -14,25 +17,52 @@ export const CustomPayload = z
   .catchall(z.unknown());
 export type CustomPayload = z.infer<typeof CustomPayload>;
 
-export function customTaskType(): TaskTypeDefinition<CustomPayload> {
-  const handlers = BUILTIN_HANDLERS;
-  const names = Object.keys(handlers);
+const ERROR_CODE = /^[a-z][a-z0-9_]{0,63}$/;
+
+/**
+ * What a handler's error means for the task. Plugins need not import the engine: an error with a
+ * snake_case `code` (and optionally `retryable: false` or `retryAfterMs`) keeps that code; anything
+ * else is a retryable `handler_error`.
+ */
+function asTaskError(err: unknown): unknown {
+  if (err instanceof TaskError || !(err instanceof Error)) return err;
+  const { code, retryable, retryAfterMs } = err as Error & { code?: unknown; retryable?: unknown; retryAfterMs?: unknown };
+  if (typeof code !== 'string' || !ERROR_CODE.test(code)) return err;
+  return new TaskError(code, err.message, {
+    retryable: retryable !== false,
+    ...(typeof retryAfterMs === 'number' ? { retryAfterMs } : {}),
+  });
+}
+
+export function customTaskType(config: Config): TaskTypeDefinition<CustomPayload> {
+  const pluginModules = config.executors.custom.handlers;
+  // A plugin may take a built-in's name and replace it.
+  const names = [...new Set([...Object.keys(BUILTIN_HANDLERS), ...Object.keys(pluginModules)])];
+  let handlers: Record<string, CustomHandler> = { ...BUILTIN_HANDLERS };
   const payloadSchema = CustomPayload.superRefine((payload, ctx) => {
     const name = payload.handler ?? 'echo';
-    if (!(name in handlers)) {
+    if (!names.includes(name)) {
       ctx.addIssue({ code: 'custom', path: ['handler'], message: `unknown handler "${name}"; known: ${names.join(', ')}` });
     }
-    if (name === 'sleep' && payload.duration_ms === undefined) {
+    if (name === 'sleep' && !('sleep' in pluginModules) && payload.duration_ms === undefined) {
       ctx.addIssue({ code: 'custom', path: ['duration_ms'], message: 'required by the sleep handler' });
     }
   });
   return {
     type: 'custom',
     payloadSchema,
+    async prepare() {
+      handlers = { ...BUILTIN_HANDLERS, ...(await loadPluginHandlers(pluginModules)) };
+    },
     async execute(payload, ctx) {
-      const handler = handlers[payload.handler ?? 'echo'];
-      if (!handler) throw new TaskError('invalid_payload', `unknown handler "${payload.handler}"`, { retryable: false });
-      return handler(payload, ctx);
+      const name = payload.handler ?? 'echo';
+      const handler = handlers[name];
+      if (!handler) throw new TaskError('unknown_handler', `handler "${name}" is not loaded in this worker`, { retryable: false });
+      try {
+        return await handler(payload, ctx);
+      } catch (err) {
+        throw asTaskError(err);
+      }
     },
   };
 }
