@@ -107,6 +107,16 @@ describe('POST /tasks', () => {
     expect(other.body.error.code).toBe('conflict');
   });
 
+  it('still recognises a repeat after the id claim expired before its task', async () => {
+    const body = { type: 'custom', id: 'claim-expired-1', payload: { n: 1 } };
+    expect((await engine.request('POST', '/tasks', body)).status).toBe(201);
+    await engine.redis.del(`${engine.prefix}:id:claim-expired-1`);
+    expect((await engine.request('POST', '/tasks', body)).status).toBe(200);
+    await engine.redis.del(`${engine.prefix}:id:claim-expired-1`);
+    const other = await engine.request('POST', '/tasks', { ...body, payload: { n: 2 } });
+    expect(other.status).toBe(409);
+  });
+
   it('creates one task from concurrent duplicates', async () => {
     const body = { type: 'custom', id: 'concurrent-1', payload: { n: 1 } };
     const results = await Promise.all(Array.from({ length: 8 }, () => engine.request('POST', '/tasks', body)));

@@ -124,19 +124,20 @@ export class TaskStore {
       inFlight.splice(0, inFlight.length, ...inFlight.filter((spec) => !arrived.has(spec.id)));
     }
     const conflicts: string[] = [];
-    claimed.forEach((spec, i) => {
+    for (const [i, spec] of claimed.entries()) {
       const task = found.get(spec.id);
+      const claim = `${spec.type}|${spec.fingerprint}`;
       if (task) {
-        const [type, fingerprint] = (previous[i] ?? '').split('|');
-        if (type === spec.type && fingerprint === spec.fingerprint) existing.set(spec.id, task);
-        else if (previous[i] === null && this.sameTask(task, spec)) existing.set(spec.id, task);
+        // With no claim left (it expired before the task did), the job's own copy of the fingerprint decides.
+        const same = previous[i] === null ? await this.storedClaim(task) === claim : previous[i] === claim;
+        if (same) existing.set(spec.id, task);
         else conflicts.push(spec.id);
-      } else if (previous[i] !== null && previous[i] !== `${spec.type}|${spec.fingerprint}`) {
+      } else if (previous[i] !== null && previous[i] !== claim) {
         // Claimed for another task that is not stored (in flight, or gone past retention): take it over
         // only if that task never appears.
         conflicts.push(spec.id);
       }
-    });
+    }
     if (conflicts.length > 0) {
       const stillFree = claimed.filter((spec, i) => previous[i] === null && !found.has(spec.id));
       if (stillFree.length) await this.redis.del(...stillFree.map((spec) => this.keys.idClaim(spec.id)));
@@ -150,9 +151,11 @@ export class TaskStore {
     return existing;
   }
 
-  private sameTask(task: TaskObject, spec: TaskSpec): boolean {
-    return task.type === spec.type && task.name === spec.name && task.priority === spec.priority &&
-      JSON.stringify(task.payload) === JSON.stringify(spec.payload);
+  /** The claim value a stored task was created with (its fingerprint lives in the job's data). */
+  private async storedClaim(task: TaskObject): Promise<string> {
+    const data = await this.redis.hget(this.keys.job(task.type, task.id), 'data');
+    const fingerprint = data ? (JSON.parse(data) as TaskJobData).fingerprint : undefined;
+    return `${task.type}|${fingerprint ?? ''}`;
   }
 
   /**
@@ -262,9 +265,10 @@ export class TaskStore {
       .filter(({ member }) => member >= floor)
       .sort((a, b) => (a.member < b.member ? 1 : a.member > b.member ? -1 : 0));
     const page = rows.slice(0, query.limit);
-    let nextCursor: string | null = null;
-    if (rows.length > query.limit || (page.length === query.limit && floor !== '')) nextCursor = page[page.length - 1]!.member;
-    else if (floor !== '') nextCursor = page.length === query.limit ? page[page.length - 1]!.member : floor;
+    // More may follow when rows were left over or some type's walk stopped early (floor set); the next
+    // page starts below this page's last row, or below the floor when the page is short.
+    const more = rows.length > query.limit || floor !== '';
+    const nextCursor = !more ? null : page.length === query.limit ? page[page.length - 1]!.member : floor;
     return { tasks: page.map(({ task }) => task), nextCursor };
   }
 
