@@ -37,6 +37,15 @@ async function main(): Promise<void> {
         process.exit(1);
       });
   };
+  // A custom handler that throws outside its promise (a timer, an event) would kill the process with a
+  // bare stack trace; log it as a JSON line first. Exiting stays right: the process state is unknown,
+  // and its tasks are recovered by another worker (a handler that keeps doing this ends `stalled`).
+  const crash = (err: unknown): void => {
+    logger.error('uncaught error; worker exits', { error: (err as Error)?.message ?? String(err), stack: (err as Error)?.stack });
+    process.exit(1);
+  };
+  process.on('uncaughtException', crash);
+  process.on('unhandledRejection', crash);
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   await service.start();
