@@ -119,13 +119,15 @@ export async function request<T = any>(
 export async function startEngine(
   options: {
     label?: string;
+    /** Share another engine's key prefix (a second API replica on the same data). */
+    prefix?: string;
     overrides?: Record<string, unknown>;
     worker?: boolean | { types?: TaskType[]; concurrency?: number };
     /** Executors to use instead of the build's own (e.g. a probe handler that records its signal). */
     executors?: ExecutorRegistry;
   } = {},
 ): Promise<Engine> {
-  const prefix = uniquePrefix(options.label ?? 'engine');
+  const prefix = options.prefix ?? uniquePrefix(options.label ?? 'engine');
   const config = testConfig(prefix, options.overrides);
   const logger = createLogger(config, 'test');
   const redis = createRedis(config, 'api');

@@ -45,6 +45,13 @@ describe('loadConfig', () => {
     expect(config.logging.level).toBe('debug');
   });
 
+  it('adds TASKENGINE_API_KEYS to the configured keys and checks key entries', () => {
+    const config = loadConfig({ path: join(REPO_ROOT, 'config.yaml'), env: { TASKENGINE_API_KEYS: 'k1, k2' }, overrides: { auth: { api_keys: ['k0'] } } });
+    expect(config.auth.api_keys).toEqual(['k0', 'k1', 'k2']);
+    expect(() => loadConfig({ path: join(REPO_ROOT, 'config.yaml'), env: {}, overrides: { auth: { api_keys: [{ name: 'both', key: 'a', key_sha256: 'a'.repeat(64) }, { key: 'b', task_types: [] }] } } }))
+      .toThrow(/auth\.api_keys\.0: give exactly one of key and key_sha256[\s\S]*auth\.api_keys\.1\.task_types/);
+  });
+
   it('rejects bad worker environment and a missing explicit file', () => {
     expect(() => loadConfig({ path: yamlFile(''), env: { WORKER_TASK_TYPES: 'custom,nope' } })).toThrow(/WORKER_TASK_TYPES: unknown task type "nope"/);
     expect(() => loadConfig({ path: '/nonexistent/config.yaml', env: {} })).toThrow(/file not found/);

@@ -10,9 +10,13 @@ import {
 } from '@taskengine/core';
 import express, { type Express } from 'express';
 import type { Redis } from 'ioredis';
+import { ApiKeyring } from './auth/api-keys.js';
 import { dashboardRouter } from './dashboard.js';
+import { authenticate, requireFullAccess } from './middleware/authenticate.js';
 import { errorHandler, notFound } from './middleware/errors.js';
+import { rateLimiter } from './middleware/rate-limit.js';
 import { requireRedis } from './middleware/require-redis.js';
+import { securityHeaders } from './middleware/security-headers.js';
 import { healthRoutes } from './routes/health.js';
 import { statsRoutes } from './routes/stats.js';
 import { taskRoutes } from './routes/tasks.js';
@@ -34,9 +38,16 @@ export function createApp({ config, redis, store, executors, logger }: AppDeps):
   const keys = new TaskKeys(config.redis.prefix);
   const registry = new WorkerRegistry(redis, keys, config.workers.heartbeat_interval);
 
+  const keyring = new ApiKeyring(config.auth.api_keys);
+
+  app.use(securityHeaders(config));
   app.use(healthRoutes({ config, redis, store, registry, version: VERSION, startedAt: Date.now() }));
+  if (config.dashboard.enabled) {
+    app.use(config.dashboard.path, authenticate(keyring, { browser: true }), requireFullAccess, dashboardRouter(config, store));
+  }
+  app.use(authenticate(keyring));
+  if (config.server.rate_limit.enabled) app.use(rateLimiter(config, redis));
   app.use(express.json({ limit: config.server.body_limit, strict: true, type: 'application/json' }));
-  if (config.dashboard.enabled) app.use(config.dashboard.path, dashboardRouter(config, store));
   app.use(requireRedis(redis));
   app.use(taskRoutes({ config, store, executors }));
   app.use(statsRoutes({ redis, keys, store, registry }));

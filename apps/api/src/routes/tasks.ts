@@ -13,7 +13,8 @@ import {
   type TaskStatus,
   type TaskStore,
 } from '@taskengine/core';
-import { Router, type Request } from 'express';
+import { Router, type Request, type Response } from 'express';
+import { principalOf } from '../middleware/authenticate.js';
 
 export interface TaskRouteDeps {
   config: Config;
@@ -74,13 +75,32 @@ function parseListQuery(query: Request['query']): { statuses?: TaskStatus[]; typ
   };
 }
 
+/** 403 unless the request's API key may use `type` (keys can be scoped to task types). */
+function assertTypeAllowed(res: Response, types: Iterable<unknown>): void {
+  const { taskTypes } = principalOf(res);
+  if (!taskTypes) return;
+  const refused = [...new Set([...types].filter((type): type is TaskType => TaskType.safeParse(type).success && !taskTypes.has(type as TaskType)))];
+  if (refused.length) {
+    throw new ApiError(403, 'forbidden', `this API key may not use task type${refused.length > 1 ? 's' : ''} ${refused.join(', ')}`, { task_types: refused });
+  }
+}
+
+function scopedTypes(res: Response): TaskType[] | undefined {
+  const { taskTypes } = principalOf(res);
+  return taskTypes ? TaskType.options.filter((type) => taskTypes.has(type)) : undefined;
+}
+
+const typeOfBody = (item: unknown): unknown => (item && typeof item === 'object' ? (item as { type?: unknown }).type : undefined);
+
 export function taskRoutes({ config, store, executors }: TaskRouteDeps): Router {
   const router = Router();
   const context = () => ({ config, executors, now: Date.now() });
 
   router.post('/tasks', async (req, res) => {
     const ctx = context();
-    const { spec, problems } = normaliseTaskBody(bodyObject(req), ctx);
+    const body = bodyObject(req);
+    assertTypeAllowed(res, [body.type]);
+    const { spec, problems } = normaliseTaskBody(body, ctx);
     if (!spec) throw validationError(problems);
     const [{ task, created }] = (await store.create([spec], ctx.now)) as [{ task: TaskObject; created: boolean }];
     res.status(created ? 201 : 200).json({ success: true, task_id: task.id, status: task.status, created_at: task.created_at, task });
@@ -95,6 +115,7 @@ export function taskRoutes({ config, store, executors }: TaskRouteDeps): Router 
     if (!Array.isArray(tasks)) problems.push({ path: 'tasks', message: 'must be an array of tasks' });
     else if (tasks.length < 1 || tasks.length > max) problems.push({ path: 'tasks', message: `must hold 1 to ${max} tasks (tasks.max_batch_size)` });
     if (problems.length) throw validationError(problems);
+    assertTypeAllowed(res, (tasks as unknown[]).map(typeOfBody));
     const specs: TaskSpec[] = [];
     const seen = new Set<string>();
     const ctx = context();
@@ -119,6 +140,9 @@ export function taskRoutes({ config, store, executors }: TaskRouteDeps): Router 
 
   router.get('/tasks', async (req, res) => {
     const query = parseListQuery(req.query);
+    // A scoped key lists only its own types; naming another type is refused like any other use of it.
+    if (query.types) assertTypeAllowed(res, query.types);
+    else query.types = scopedTypes(res);
     const types = query.types ?? TaskType.options;
     const [page, counts] = await Promise.all([store.list(query), store.countsByType(types)]);
     let total = 0;
@@ -137,11 +161,14 @@ export function taskRoutes({ config, store, executors }: TaskRouteDeps): Router 
   });
 
   router.get('/tasks/:id', async (req, res) => {
-    res.json(await store.get(req.params.id));
+    const task = await store.get(req.params.id);
+    assertTypeAllowed(res, [task.type]);
+    res.json(task);
   });
 
   router.post('/tasks/:id/cancel', async (req, res) => {
     const task = await store.get(req.params.id);
+    assertTypeAllowed(res, [task.type]);
     const outcome = await store.cancel(task);
     if (!outcome) throw new ApiError(404, 'task_not_found', `task ${task.id} not found`);
     if (outcome.outcome === 'final') {

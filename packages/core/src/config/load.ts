@@ -130,12 +130,9 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     problems.push(`WORKER_CONCURRENCY: expected a positive whole number, got "${env.WORKER_CONCURRENCY}"`);
   }
   if (problems.length > 0 || !result.success) throw new ConfigError(path, problems);
+  // TASKENGINE_API_KEYS adds keys to the file's rather than replacing them.
+  result.data.auth.api_keys.push(...(env.TASKENGINE_API_KEYS ? commaList(env.TASKENGINE_API_KEYS) : []));
   return resolvePaths(result.data, dirname(path));
-}
-
-/** Extra keys from TASKENGINE_API_KEYS, appended to auth.api_keys by the API. */
-export function apiKeysFromEnv(env: NodeJS.ProcessEnv = process.env): string[] {
-  return env.TASKENGINE_API_KEYS ? commaList(env.TASKENGINE_API_KEYS) : [];
 }
 
 /** The task types a worker process serves: WORKER_TASK_TYPES, default all. Validated by loadConfig. */

@@ -44,6 +44,14 @@ export const Config = z
         port: z.number().int().min(0).max(65535).default(8002),
         body_limit: z.union([z.string(), z.number()]).default('1mb'),
         cancel_wait_seconds: z.number().nonnegative().default(5),
+        rate_limit: z
+          .object({
+            enabled: z.boolean().default(false),
+            window_seconds: seconds.default(60),
+            max: z.number().int().positive().default(600),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),
@@ -163,11 +171,14 @@ export const Config = z
               z
                 .object({
                   key: z.string().min(1).optional(),
-                  key_sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
-                  name: z.string().optional(),
-                  task_types: z.array(TaskType).optional(),
+                  key_sha256: z.string().regex(/^[0-9a-f]{64}$/, 'the hex SHA-256 of the key (64 lowercase hex digits)').optional(),
+                  name: z.string().min(1).optional(),
+                  task_types: z.array(TaskType).min(1).optional(),
                 })
-                .strict(),
+                .strict()
+                .refine((entry) => (entry.key === undefined) !== (entry.key_sha256 === undefined), {
+                  message: 'give exactly one of key and key_sha256',
+                }),
             ]),
           )
           .default([]),
