@@ -12,6 +12,7 @@ import express, { type Express } from 'express';
 import type { Redis } from 'ioredis';
 import { ApiKeyring } from './auth/api-keys.js';
 import { dashboardRouter } from './dashboard.js';
+import { EngineMetrics } from './metrics.js';
 import { authenticate, requireFullAccess } from './middleware/authenticate.js';
 import { errorHandler, notFound } from './middleware/errors.js';
 import { rateLimiter } from './middleware/rate-limit.js';
@@ -40,6 +41,9 @@ export function createApp({ config, redis, store, executors, logger }: AppDeps):
 
   const keyring = new ApiKeyring(config.auth.api_keys);
 
+  const metrics = new EngineMetrics({ redis, keys, store, registry });
+
+  app.use(metrics.timeRequests());
   app.use(securityHeaders(config));
   app.use(healthRoutes({ config, redis, store, registry, version: VERSION, startedAt: Date.now() }));
   if (config.dashboard.enabled) {
@@ -51,6 +55,9 @@ export function createApp({ config, redis, store, executors, logger }: AppDeps):
   app.use(requireRedis(redis));
   app.use(taskRoutes({ config, store, executors }));
   app.use(statsRoutes({ redis, keys, store, registry }));
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.contentType).send(await metrics.render());
+  });
   app.use(notFound);
   app.use(errorHandler(logger));
   return app;

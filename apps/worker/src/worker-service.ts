@@ -5,6 +5,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import {
   decodeFailure,
+  fromBullPriority,
   RetentionJanitor,
   retryBackoff,
   StatsRecorder,
@@ -13,6 +14,7 @@ import {
   type Config,
   type ExecutorRegistry,
   type Logger,
+  type Priority,
   type TaskType,
   type WorkerRecord,
 } from '@taskengine/core';
@@ -97,7 +99,7 @@ export class WorkerService {
   private onCompleted(type: TaskType, job: Job): void {
     this.completed++;
     this.lastActivity = new Date().toISOString();
-    this.stats.recordFinal(type, 'completed', execMs(job), waitMs(job));
+    this.stats.recordFinal(type, 'completed', priorityOf(job), execMs(job), waitMs(job));
   }
 
   private onFailed(type: TaskType, job: Job, err: Error): void {
@@ -109,7 +111,7 @@ export class WorkerService {
     this.failed++;
     const code = decodeFailure(err.message)?.code;
     const outcome = code === 'cancelled' ? 'cancelled' : code === 'timeout' ? 'timeout' : 'failed';
-    this.stats.recordFinal(type, outcome, execMs(job), waitMs(job));
+    this.stats.recordFinal(type, outcome, priorityOf(job), execMs(job), waitMs(job));
   }
 
   record(): WorkerRecord {
@@ -165,6 +167,8 @@ export class WorkerService {
     return this.stopping;
   }
 }
+
+const priorityOf = (job: Job): Priority => fromBullPriority(job.opts.priority ?? 3);
 
 function execMs(job: Job): number | null {
   return job.finishedOn && job.processedOn ? job.finishedOn - job.processedOn : null;

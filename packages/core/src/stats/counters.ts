@@ -1,8 +1,10 @@
 // Lifetime counters and throughput buckets of each type, kept in Redis beside the type's queue.
-// Workers add to them in batches (StatsRecorder); GET /stats reads them with the status counts.
+// Workers add to them in batches (StatsRecorder); the API adds creations and cancels of waiting tasks
+// in the same round trip as the change itself. GET /stats and /metrics read them.
 import type { Redis } from 'ioredis';
 import type { TaskType } from '../config/schema.js';
 import { TASK_TYPES } from '../config/schema.js';
+import type { Priority } from '../model/priority.js';
 import type { TaskKeys } from '../redis/keys.js';
 
 export const THROUGHPUT_BUCKET_MS = 10_000;
@@ -11,6 +13,21 @@ const BUCKETS_PER_MINUTE = 6;
 export const currentBucket = (now = Date.now()): number => Math.floor(now / THROUGHPUT_BUCKET_MS);
 
 export type FinalOutcome = 'completed' | 'failed' | 'cancelled' | 'timeout';
+const FINAL_OUTCOMES: FinalOutcome[] = ['completed', 'failed', 'cancelled', 'timeout'];
+const PRIORITIES = [0, 1, 2, 3, 4] as const;
+
+/**
+ * Upper bounds (seconds) of the execution and wait time histograms; one more bucket above the last
+ * catches the rest. Fixed, so every worker adds to the same buckets and any API replica can serve them.
+ */
+export const DURATION_BUCKETS_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
+
+/** Field names in a type's stats hash. Created and finished counts are kept per priority. */
+export const statsField = {
+  created: (priority: Priority) => `created:${priority}`,
+  final: (outcome: FinalOutcome, priority: Priority) => `${outcome}:${priority}`,
+  bucket: (histogram: 'exec' | 'wait', index: number) => `${histogram}_b${index}`,
+};
 
 export interface LifetimeCounters {
   created: number;
@@ -25,33 +42,71 @@ export interface LifetimeCounters {
   wait_count: number;
 }
 
+export interface DurationHistogram {
+  /** Count per bucket of DURATION_BUCKETS_SECONDS, plus the overflow bucket; not cumulative. */
+  buckets: number[];
+  sumMs: number;
+  count: number;
+}
+
 export interface TypeActivity {
   lifetime: LifetimeCounters;
+  createdByPriority: number[];
+  finishedByPriority: Record<FinalOutcome, number[]>;
+  exec: DurationHistogram;
+  wait: DurationHistogram;
   completedLastMinute: number;
   failedLastMinute: number;
 }
 
-const LIFETIME_FIELDS: Array<keyof LifetimeCounters> = [
-  'created', 'completed', 'failed', 'cancelled', 'timeout', 'retried', 'exec_ms_sum', 'exec_count', 'wait_ms_sum', 'wait_count',
-];
+function activityFromHash(hash: Record<string, string>): Omit<TypeActivity, 'completedLastMinute' | 'failedLastMinute'> {
+  const n = (field: string): number => Number(hash[field] ?? 0);
+  const createdByPriority = PRIORITIES.map((p) => n(statsField.created(p)));
+  const finishedByPriority = Object.fromEntries(
+    FINAL_OUTCOMES.map((outcome) => [outcome, PRIORITIES.map((p) => n(statsField.final(outcome, p)))]),
+  ) as Record<FinalOutcome, number[]>;
+  const sum = (values: number[]): number => values.reduce((a, b) => a + b, 0);
+  const histogram = (name: 'exec' | 'wait'): DurationHistogram => ({
+    buckets: Array.from({ length: DURATION_BUCKETS_SECONDS.length + 1 }, (_, i) => n(statsField.bucket(name, i))),
+    sumMs: n(`${name}_ms_sum`),
+    count: n(`${name}_count`),
+  });
+  const exec = histogram('exec');
+  const wait = histogram('wait');
+  return {
+    lifetime: {
+      created: sum(createdByPriority),
+      completed: sum(finishedByPriority.completed),
+      failed: sum(finishedByPriority.failed),
+      cancelled: sum(finishedByPriority.cancelled),
+      timeout: sum(finishedByPriority.timeout),
+      retried: n('retried'),
+      exec_ms_sum: exec.sumMs,
+      exec_count: exec.count,
+      wait_ms_sum: wait.sumMs,
+      wait_count: wait.count,
+    },
+    createdByPriority,
+    finishedByPriority,
+    exec,
+    wait,
+  };
+}
 
-/** Reads every type's lifetime counters and last-minute throughput (one pipeline). */
+/** Reads every type's counters and last-minute throughput (one pipeline). */
 export async function readActivity(redis: Redis, keys: TaskKeys, now = Date.now()): Promise<Record<TaskType, TypeActivity>> {
   const bucket = currentBucket(now);
   const pipeline = redis.pipeline();
   for (const type of TASK_TYPES) {
-    pipeline.hmget(keys.stats(type), ...LIFETIME_FIELDS);
+    pipeline.hgetall(keys.stats(type));
     for (let b = bucket - BUCKETS_PER_MINUTE + 1; b <= bucket; b++) pipeline.hmget(keys.throughput(type, b), 'completed', 'failed');
   }
   const results = (await pipeline.exec()) ?? [];
   const out = {} as Record<TaskType, TypeActivity>;
   let index = 0;
   for (const type of TASK_TYPES) {
-    const [err, values] = results[index++]!;
+    const [err, hash] = results[index++]!;
     if (err) throw err;
-    const lifetime = Object.fromEntries(
-      LIFETIME_FIELDS.map((field, i) => [field, Number((values as Array<string | null>)[i] ?? 0)]),
-    ) as unknown as LifetimeCounters;
     let completedLastMinute = 0;
     let failedLastMinute = 0;
     for (let b = 0; b < BUCKETS_PER_MINUTE; b++) {
@@ -60,9 +115,16 @@ export async function readActivity(redis: Redis, keys: TaskKeys, now = Date.now(
       completedLastMinute += Number((pair as Array<string | null>)[0] ?? 0);
       failedLastMinute += Number((pair as Array<string | null>)[1] ?? 0);
     }
-    out[type] = { lifetime, completedLastMinute, failedLastMinute };
+    out[type] = { ...activityFromHash(hash as Record<string, string>), completedLastMinute, failedLastMinute };
   }
   return out;
+}
+
+/** Index of the histogram bucket a duration falls in. */
+function bucketIndex(ms: number): number {
+  const seconds = ms / 1000;
+  const index = DURATION_BUCKETS_SECONDS.findIndex((bound) => seconds <= bound);
+  return index === -1 ? DURATION_BUCKETS_SECONDS.length : index;
 }
 
 /**
@@ -71,7 +133,7 @@ export async function readActivity(redis: Redis, keys: TaskKeys, now = Date.now(
  * counts are never affected: they come from the queues themselves).
  */
 export class StatsRecorder {
-  private pending = new Map<TaskType, Partial<Record<keyof LifetimeCounters, number>>>();
+  private pending = new Map<TaskType, Map<string, number>>();
   private buckets = new Map<string, { type: TaskType; bucket: number; completed: number; failed: number }>();
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
@@ -87,22 +149,23 @@ export class StatsRecorder {
     this.timer.unref();
   }
 
-  private add(type: TaskType, field: keyof LifetimeCounters, by: number): void {
-    const counters = this.pending.get(type) ?? {};
-    counters[field] = (counters[field] ?? 0) + by;
-    this.pending.set(type, counters);
+  private add(type: TaskType, field: string, by: number): void {
+    let counters = this.pending.get(type);
+    if (!counters) this.pending.set(type, (counters = new Map()));
+    counters.set(field, (counters.get(field) ?? 0) + by);
   }
 
-  recordFinal(type: TaskType, outcome: FinalOutcome, execMs: number | null, waitMs: number | null, now = Date.now()): void {
-    this.add(type, outcome, 1);
-    if (execMs !== null && execMs >= 0) {
-      this.add(type, 'exec_ms_sum', Math.round(execMs));
-      this.add(type, 'exec_count', 1);
-    }
-    if (waitMs !== null && waitMs >= 0) {
-      this.add(type, 'wait_ms_sum', Math.round(waitMs));
-      this.add(type, 'wait_count', 1);
-    }
+  private observe(type: TaskType, histogram: 'exec' | 'wait', ms: number | null): void {
+    if (ms === null || ms < 0) return;
+    this.add(type, `${histogram}_ms_sum`, Math.round(ms));
+    this.add(type, `${histogram}_count`, 1);
+    this.add(type, statsField.bucket(histogram, bucketIndex(ms)), 1);
+  }
+
+  recordFinal(type: TaskType, outcome: FinalOutcome, priority: Priority, execMs: number | null, waitMs: number | null, now = Date.now()): void {
+    this.add(type, statsField.final(outcome, priority), 1);
+    this.observe(type, 'exec', execMs);
+    this.observe(type, 'wait', waitMs);
     const bucket = currentBucket(now);
     const key = `${type}:${bucket}`;
     const entry = this.buckets.get(key) ?? { type, bucket, completed: 0, failed: 0 };
@@ -124,7 +187,7 @@ export class StatsRecorder {
       this.buckets = new Map();
       const tx = this.redis.multi();
       for (const [type, counters] of pending) {
-        for (const [field, by] of Object.entries(counters)) tx.hincrby(this.keys.stats(type), field, by!);
+        for (const [field, by] of counters) tx.hincrby(this.keys.stats(type), field, by);
       }
       for (const { type, bucket, completed, failed } of buckets.values()) {
         const key = this.keys.throughput(type, bucket);

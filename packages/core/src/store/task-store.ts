@@ -11,10 +11,11 @@ import type { TaskSpec } from '../contracts/task-create.js';
 import { ApiError, taskNotFound } from '../errors.js';
 import { backoffOption } from '../model/backoff.js';
 import { encodeFailure } from '../model/failure.js';
-import { priorityName, toBullPriority } from '../model/priority.js';
+import { priorityName, toBullPriority, type Priority } from '../model/priority.js';
 import { emptyStatusCounts, type TaskStatus } from '../model/status.js';
 import { taskFromJobHash, type TaskJobData, type TaskObject } from '../model/task.js';
 import { createdMember, TaskKeys } from '../redis/keys.js';
+import { statsField } from '../stats/counters.js';
 import { defineEngineCommands, type EngineRedis } from '../redis/scripts.js';
 
 export const CANCEL_REASON = encodeFailure('cancelled', 'Cancelled by client');
@@ -170,13 +171,16 @@ export class TaskStore {
       // BullMQ's client wraps our ioredis connection; its MULTI forwards plain commands to ioredis.
       const client = await this.queues[fresh[0]!.type].backend.client;
       const tx = client.multi() as unknown as ChainableCommander;
-      const createdByType = new Map<TaskType, number>();
+      const createdCounts = new Map<string, { type: TaskType; priority: Priority; count: number }>();
       for (const spec of fresh) {
         void this.jobFor(spec, now).addJob(tx as never);
         tx.zadd(this.keys.created(spec.type), 0, createdMember(now, spec.id));
-        createdByType.set(spec.type, (createdByType.get(spec.type) ?? 0) + 1);
+        const group = `${spec.type}:${spec.priority}`;
+        const entry = createdCounts.get(group) ?? { type: spec.type, priority: spec.priority, count: 0 };
+        entry.count++;
+        createdCounts.set(group, entry);
       }
-      for (const [type, count] of createdByType) tx.hincrby(this.keys.stats(type), 'created', count);
+      for (const { type, priority, count } of createdCounts.values()) tx.hincrby(this.keys.stats(type), statsField.created(priority), count);
       const results = await tx.exec();
       const failure = results?.find(([err]) => err)?.[0];
       if (failure) throw failure;
@@ -292,7 +296,7 @@ export class TaskStore {
     return Object.fromEntries(types.map((type, i) => [type, all[i]])) as Record<TaskType, TypeCounts>;
   }
 
-  /** Cancels a task of a known type (see cancel-task-11.lua); publishes the request when it runs. */
+  /** Cancels a task of a known type (see cancel-task-12.lua); publishes the request when it runs. */
   async cancel(task: TaskObject): Promise<CancelOutcome | null> {
     const type = task.type;
     const [outcome, previous] = await this.redis.te_cancelTask(
@@ -300,6 +304,7 @@ export class TaskStore {
       this.keys.cancelled(type),
       this.keys.cancelRequests(type),
       this.keys.bull(type, 'events'),
+      this.keys.stats(type),
       this.jobPrefix(type),
       task.id,
       Date.now(),

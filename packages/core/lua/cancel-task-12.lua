@@ -9,7 +9,7 @@
   Input:
     KEYS[1] completed  KEYS[2] failed  KEYS[3] delayed  KEYS[4] prioritized  KEYS[5] active
     KEYS[6] wait       KEYS[7] paused  KEYS[8] waiting-children
-    KEYS[9] te:cancelled  KEYS[10] te:cancel-requests  KEYS[11] events stream
+    KEYS[9] te:cancelled  KEYS[10] te:cancel-requests  KEYS[11] events stream  KEYS[12] te:stats
     ARGV[1] job key prefix   ARGV[2] job id   ARGV[3] now (ms)   ARGV[4] failed reason
 
   Output: { outcome, previous status }
@@ -54,5 +54,7 @@ rcall("ZADD", KEYS[2], now, id)
 rcall("HSET", jobKey, "failedReason", reason, "finishedOn", now)
 rcall("HDEL", jobKey, "defa")
 rcall("ZADD", KEYS[9], now, id)
+-- Lifetime counter "cancelled:<priority>" (the task's 0..4 is BullMQ's priority - 1).
+rcall("HINCRBY", KEYS[12], "cancelled:" .. math.max(0, (tonumber(rcall("HGET", jobKey, "priority")) or 3) - 1), 1)
 rcall("XADD", KEYS[11], "MAXLEN", "~", 10000, "*", "event", "failed", "jobId", id, "failedReason", reason, "prev", previous)
 return { "cancelled", previous }
