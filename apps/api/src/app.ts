@@ -18,7 +18,7 @@ import { errorHandler, notFound } from './middleware/errors.js';
 import { rateLimiter } from './middleware/rate-limit.js';
 import { requireRedis } from './middleware/require-redis.js';
 import { securityHeaders } from './middleware/security-headers.js';
-import { healthRoutes } from './routes/health.js';
+import { healthRoutes, type DependencyStates } from './routes/health.js';
 import { statsRoutes } from './routes/stats.js';
 import { taskRoutes } from './routes/tasks.js';
 
@@ -28,11 +28,15 @@ export interface AppDeps {
   store: TaskStore;
   executors: ExecutorRegistry;
   logger: Logger;
+  /** StateMachine and OneAPI states for /health (main.ts runs the monitors); default: not watched. */
+  dependencies?: () => DependencyStates;
 }
 
-const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const NOT_WATCHED = (): DependencyStates => ({ state_machine: 'disabled', oneapi: 'disabled' });
 
-export function createApp({ config, redis, store, executors, logger }: AppDeps): Express {
+export const APP_VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+export function createApp({ config, redis, store, executors, logger, dependencies = NOT_WATCHED }: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
@@ -45,7 +49,7 @@ export function createApp({ config, redis, store, executors, logger }: AppDeps):
 
   app.use(metrics.timeRequests());
   app.use(securityHeaders(config));
-  app.use(healthRoutes({ config, redis, store, registry, version: VERSION, startedAt: Date.now() }));
+  app.use(healthRoutes({ config, dependencies, redis, store, registry, version: APP_VERSION, startedAt: Date.now() }));
   if (config.dashboard.enabled) {
     app.use(config.dashboard.path, authenticate(keyring, { browser: true }), requireFullAccess, dashboardRouter(config, store));
   }

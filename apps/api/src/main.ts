@@ -1,17 +1,33 @@
 // API process entry point (`npm run start:api`): serves the REST API and the dashboard on server.port,
-// drains in-flight requests on SIGTERM/SIGINT and closes Redis.
+// keeps node 02 registered with StateMachine, and on SIGTERM/SIGINT drains in-flight requests,
+// unregisters and closes Redis.
 import { createLogger, createRedis, loadConfigOrExit, TaskStore } from '@taskengine/core';
 import { createExecutorRegistry } from '@taskengine/executors';
-import { createApp } from './app.js';
+import { APP_VERSION, createApp } from './app.js';
+import { OneApiProbe } from './galaxy/oneapi-probe.js';
+import { StateMachineLink } from './galaxy/state-machine-link.js';
 
 function main(): void {
   const config = loadConfigOrExit();
   const logger = createLogger(config, 'api');
   const redis = createRedis(config, 'api');
   const store = new TaskStore(redis, config);
-  const app = createApp({ config, redis, store, executors: createExecutorRegistry(config), logger });
+  const executors = createExecutorRegistry(config);
+  const { state_machine: stateMachine, oneapi } = config.dependencies;
+  const link = new StateMachineLink({
+    url: stateMachine.url,
+    enabled: stateMachine.enabled,
+    intervalSeconds: config.health_check.interval,
+    node: { node_id: config.node.id, name: config.node.name, port: config.server.port, version: APP_VERSION, task_types: Object.keys(executors) },
+    logger,
+  });
+  const oneApi = new OneApiProbe(oneapi.url, oneapi.enabled, config.health_check.interval);
+  const dependencies = () => ({ state_machine: link.status(), oneapi: oneApi.status() });
+  const app = createApp({ config, redis, store, executors, logger, dependencies });
   const server = app.listen(config.server.port, config.server.host, () => {
     logger.info('api listening', { host: config.server.host, port: config.server.port });
+    link.start();
+    oneApi.start();
   });
   server.on('error', (err) => {
     logger.error('cannot listen', { error: err.message });
@@ -24,9 +40,11 @@ function main(): void {
     logger.info('signal received; draining requests', { signal });
     const force = setTimeout(() => process.exit(1), 10_000);
     force.unref();
+    oneApi.stop();
     server.close(() => {
-      store
-        .close()
+      link
+        .stop()
+        .then(() => store.close())
         .then(() => redis.quit())
         .catch(() => {})
         .finally(() => process.exit(0));

@@ -1,10 +1,18 @@
 // GET /health (CONTRACT section 3): never needs a key; 503 when Redis does not answer within a second.
 import type { Config, TaskStore, WorkerRegistry } from '@taskengine/core';
+import type { DependencyState } from '../galaxy/state-machine-link.js';
 import { Router } from 'express';
 import type { Redis } from 'ioredis';
 
+export interface DependencyStates {
+  state_machine: DependencyState;
+  oneapi: DependencyState;
+}
+
 export interface HealthDeps {
   config: Config;
+  /** StateMachine and OneAPI as last seen; StateMachine down makes the engine `degraded`. */
+  dependencies: () => DependencyStates;
   redis: Redis;
   store: TaskStore;
   registry: WorkerRegistry;
@@ -26,16 +34,14 @@ async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
   }
 }
 
-export function healthRoutes({ config, redis, store, registry, version, startedAt }: HealthDeps): Router {
+export function healthRoutes({ config, dependencies, redis, store, registry, version, startedAt }: HealthDeps): Router {
   const router = Router();
   router.get('/health', async (_req, res) => {
     const base = {
       node: config.node.id,
       name: config.node.name,
       version,
-      // Registration with StateMachine and OneAPI checks arrive with the operations issue; until then
-      // they are reported as not monitored.
-      dependencies: { state_machine: 'disabled', oneapi: 'disabled' },
+      dependencies: dependencies(),
       uptime_seconds: Math.round((Date.now() - startedAt) / 1000),
       timestamp: new Date().toISOString(),
     };
@@ -43,7 +49,8 @@ export function healthRoutes({ config, redis, store, registry, version, startedA
       if (redis.status !== 'ready') throw new Error('not connected');
       const [counts, workers] = await withTimeout(Promise.all([store.countsByType(), registry.list(), redis.ping()]), 1000);
       const queueSize = Object.values(counts).reduce((sum, c) => sum + c.statuses.queued, 0);
-      res.json({ status: 'healthy', ...base, redis: 'up', workers: workers.length, queue_size: queueSize });
+      const status = base.dependencies.state_machine === 'down' ? 'degraded' : 'healthy';
+      res.json({ status, ...base, redis: 'up', workers: workers.length, queue_size: queueSize });
     } catch {
       res.status(503).json({ status: 'unhealthy', ...base, redis: 'down', workers: 0, queue_size: null });
     }

@@ -113,6 +113,8 @@ export const Config = z
           .prefault({}),
         oneapi: z
           .object({
+            /** Off: ai_inference is refused (403) and /health does not watch OneAPI. */
+            enabled: z.boolean().default(true),
             url: z.string().default('http://localhost:8001'),
             provider: z.string().nullable().default(null),
             timeout: seconds.default(120),
