@@ -1,48 +1,20 @@
 // Several real worker processes against one Redis (CONTRACT sections 2-3, DESIGN.md "Tests"): they all
 // register in GET /workers and share the work; a worker SIGKILLed mid-task loses no task (another worker
 // re-runs it after the lock expires) and drops out of the registry; SIGTERM lets active tasks finish.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { REPO_ROOT, redisUrl, startEngine, waitFor, writeConfigFile, type Engine } from '../support/harness.js';
-
-const WORKER_MAIN = join(REPO_ROOT, 'apps/worker/dist/main.js');
-
-interface WorkerChild {
-  child: ChildProcess;
-  pid: number;
-  output: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
+import { startEngine, spawnWorkerProcess, waitFor, writeConfigFile, type Engine, type WorkerProcess } from '../support/harness.js';
 
 let engine: Engine;
 let configPath: string;
-const children: WorkerChild[] = [];
+const children: WorkerProcess[] = [];
 
-function spawnWorker(): WorkerChild {
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    TASKENGINE_CONFIG: configPath,
-    REDIS_URL: redisUrl(),
-    WORKER_TASK_TYPES: 'custom',
-    WORKER_CONCURRENCY: '4',
-    LOG_LEVEL: 'error',
-  };
-  delete env.NODE_OPTIONS; // jest's --experimental-vm-modules is not for the child
-  const child = spawn(process.execPath, [WORKER_MAIN], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once('exit', (code, signal) => resolve({ code, signal }));
-  });
-  if (child.pid === undefined) throw new Error('worker child did not start');
-  const handle: WorkerChild = { child, pid: child.pid, output: () => output, exited };
+function spawnWorker(): WorkerProcess {
+  const handle = spawnWorkerProcess(configPath, { WORKER_TASK_TYPES: 'custom', WORKER_CONCURRENCY: '4' });
   children.push(handle);
   return handle;
 }
 
-const alive = (w: WorkerChild): boolean => w.child.exitCode === null && w.child.signalCode === null;
+const alive = (w: WorkerProcess): boolean => w.child.exitCode === null && w.child.signalCode === null;
 
 async function listWorkers(): Promise<any[]> {
   const res = await engine.request('GET', '/workers');
@@ -51,7 +23,7 @@ async function listWorkers(): Promise<any[]> {
 }
 
 /** Waits until the child's worker is in GET /workers; returns its worker_id. */
-async function registeredId(w: WorkerChild): Promise<string> {
+async function registeredId(w: WorkerProcess): Promise<string> {
   const record = await waitFor(
     async () => {
       if (!alive(w)) throw new Error(`worker ${w.pid} exited: ${w.output()}`);
@@ -113,7 +85,7 @@ afterAll(async () => {
 }, 20_000);
 
 describe('several worker processes on one Redis', () => {
-  const pool: Array<WorkerChild & { id: string }> = [];
+  const pool: Array<WorkerProcess & { id: string }> = [];
 
   it('lists every worker process in GET /workers and shares the work among them', async () => {
     try {

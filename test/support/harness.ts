@@ -1,6 +1,7 @@
 // Test harness: an engine (API in-process on a free port, optional in-process worker) on the test
 // Redis under a key prefix of its own, plus helpers to call it over real HTTP and to wait for
 // conditions with a deadline (never a fixed sleep).
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
@@ -207,6 +208,37 @@ export async function waitForStatus(engine: Engine, id: string, statuses: string
     },
     { timeoutMs, what: `task ${id} to be ${wanted.join('|')}` },
   );
+}
+
+export const WORKER_MAIN = join(REPO_ROOT, 'apps/worker/dist/main.js');
+
+export interface WorkerProcess {
+  child: ChildProcess;
+  pid: number;
+  /** Everything it wrote to stdout and stderr so far. */
+  output: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Starts a real worker process (`apps/worker/dist/main.js`) on the test Redis with the given config file. */
+export function spawnWorkerProcess(configPath: string, env: Record<string, string> = {}): WorkerProcess {
+  const childEnv: NodeJS.ProcessEnv = {
+    ...process.env,
+    TASKENGINE_CONFIG: configPath,
+    REDIS_URL: redisUrl(),
+    LOG_LEVEL: 'error',
+    ...env,
+  };
+  delete childEnv.NODE_OPTIONS; // jest's --experimental-vm-modules is not for the child
+  const child = spawn(process.execPath, [WORKER_MAIN], { cwd: REPO_ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+  if (child.pid === undefined) throw new Error('worker child did not start');
+  return { child, pid: child.pid, output: () => output, exited };
 }
 
 export { Redis };

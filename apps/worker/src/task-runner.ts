@@ -4,8 +4,10 @@
 import {
   encodeFailure,
   FAILED_RESULT_FIELD,
+  payloadErrorCode,
   TaskError,
   taskLogger,
+  zodDetails,
   type ExecutionContext,
   type RetryHint,
   type Logger,
@@ -68,7 +70,10 @@ export class TaskRunner {
     const progress = this.progressReporter(job);
     try {
       const parsed = definition.payloadSchema.safeParse(data.payload);
-      if (!parsed.success) throw new TaskError('invalid_payload', `payload no longer valid: ${parsed.error.message}`, { retryable: false });
+      if (!parsed.success) {
+        const problems = zodDetails(parsed.error, 'payload.').map((d) => `${d.path}: ${d.message}`);
+        throw new TaskError(payloadErrorCode(parsed.error), `payload no longer valid: ${problems.join('; ')}`, { retryable: false });
+      }
       const ctx: ExecutionContext = {
         signal: controller.signal,
         progress: progress.report,

@@ -2,9 +2,11 @@
 // their executors; adding a type here is all it takes for both to know it.
 import type { Config, ExecutorRegistry } from '@taskengine/core';
 import { customTaskType } from './custom/index.js';
+import { systemCommandTaskType } from './system-command/index.js';
 
 export function createExecutorRegistry(config: Config): ExecutorRegistry {
   return {
+    system_command: systemCommandTaskType(config),
     custom: customTaskType(config),
   };
 }

@@ -131,10 +131,19 @@ export const Config = z
           .object({
             enabled: z.boolean().default(true),
             allowed_commands: z
-              .array(z.string().min(1))
+              .array(
+                z
+                  .string()
+                  .min(1)
+                  .refine((entry) => !entry.includes('/') || entry.startsWith('/'), {
+                    message: 'must be a program name (looked up on PATH) or an absolute path',
+                  }),
+              )
               .default(['echo', 'date', 'ls', 'cat', 'sleep', 'uname', 'wc', 'head', 'tail', 'sort']),
             workdir: z.string().default('./data/work'),
             max_output_bytes: z.number().int().positive().default(1_048_576),
+            /** Between SIGTERM and SIGKILL when a command's process group is stopped; 0: SIGKILL at once. */
+            kill_grace_seconds: z.number().nonnegative().default(2),
           })
           .strict()
           .prefault({}),

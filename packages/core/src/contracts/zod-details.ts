@@ -1,5 +1,7 @@
 // Turns zod issues into the contract's validation details: one {path, message} per problem, with
-// paths like `tasks[3].config.timeout_seconds`, and one entry per unknown field that names it.
+// paths like `tasks[3].config.timeout_seconds`, and one entry per unknown field that names it. A payload
+// schema may tag an issue with `params: { error_code }` so that the same refusal, met again by the worker
+// at run time (its config may differ from the API's), fails the task with that code.
 import type { z } from 'zod';
 import type { ErrorDetail } from '../errors.js';
 
@@ -22,4 +24,13 @@ export function zodDetails(error: z.ZodError, prefix = ''): ErrorDetail[] {
     }
   }
   return details;
+}
+
+/** The error_code of a payload refused at run time: the first issue's `params.error_code`, else `invalid_payload`. */
+export function payloadErrorCode(error: z.ZodError): string {
+  for (const issue of error.issues) {
+    const code = (issue as { params?: { error_code?: unknown } }).params?.error_code;
+    if (typeof code === 'string') return code;
+  }
+  return 'invalid_payload';
 }
