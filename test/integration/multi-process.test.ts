@@ -2,19 +2,19 @@
 // register in GET /workers and share the work; a worker SIGKILLed mid-task loses no task (another worker
 // re-runs it after the lock expires) and drops out of the registry; SIGTERM lets active tasks finish.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { startEngine, spawnWorkerProcess, waitFor, writeConfigFile, type Engine, type WorkerProcess } from '../support/harness.js';
+import { startEngine, spawnWorkerProcess, waitFor, writeConfigFile, type Engine, type EngineProcess } from '../support/harness.js';
 
 let engine: Engine;
 let configPath: string;
-const children: WorkerProcess[] = [];
+const children: EngineProcess[] = [];
 
-function spawnWorker(): WorkerProcess {
+function spawnWorker(): EngineProcess {
   const handle = spawnWorkerProcess(configPath, { WORKER_TASK_TYPES: 'custom', WORKER_CONCURRENCY: '4' });
   children.push(handle);
   return handle;
 }
 
-const alive = (w: WorkerProcess): boolean => w.child.exitCode === null && w.child.signalCode === null;
+const alive = (w: EngineProcess): boolean => w.child.exitCode === null && w.child.signalCode === null;
 
 async function listWorkers(): Promise<any[]> {
   const res = await engine.request('GET', '/workers');
@@ -23,7 +23,7 @@ async function listWorkers(): Promise<any[]> {
 }
 
 /** Waits until the child's worker is in GET /workers; returns its worker_id. */
-async function registeredId(w: WorkerProcess): Promise<string> {
+async function registeredId(w: EngineProcess): Promise<string> {
   const record = await waitFor(
     async () => {
       if (!alive(w)) throw new Error(`worker ${w.pid} exited: ${w.output()}`);
@@ -85,7 +85,7 @@ afterAll(async () => {
 }, 20_000);
 
 describe('several worker processes on one Redis', () => {
-  const pool: Array<WorkerProcess & { id: string }> = [];
+  const pool: Array<EngineProcess & { id: string }> = [];
 
   it('lists every worker process in GET /workers and shares the work among them', async () => {
     try {

@@ -14,7 +14,7 @@ import {
   waitForStatus,
   writeConfigFile,
   type Engine,
-  type WorkerProcess,
+  type EngineProcess,
 } from '../support/harness.js';
 import { CHILD_WITH_GRANDCHILD, killAll, pidFromFile, waitGone } from '../support/processes.js';
 
@@ -24,7 +24,7 @@ const secret = `te-secret-${randomBytes(8).toString('hex')}`;
 let base: string;
 let workdir: string;
 let engine: Engine;
-let worker: WorkerProcess;
+let worker: EngineProcess;
 const started = new Set<number>();
 
 beforeAll(async () => {

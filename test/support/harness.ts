@@ -39,6 +39,8 @@ export function testConfigTree(prefix: string, overrides: Record<string, unknown
     logging: { level: 'error' },
     server: { port: 0, host: '127.0.0.1', cancel_wait_seconds: 5 },
     workers: { heartbeat_interval: 1, lock_duration: 2, stalled_interval: 1, max_stalled_count: 1, shutdown_grace: 5 },
+    // No StateMachine runs beside the tests; the tests that need one start a stand-in.
+    dependencies: { state_machine: { enabled: false } },
   };
   for (const [section, value] of Object.entries(overrides)) {
     base[section] = typeof value === 'object' && value !== null && !Array.isArray(value) ? { ...(base[section] ?? {}), ...value } : value;
@@ -211,8 +213,9 @@ export async function waitForStatus(engine: Engine, id: string, statuses: string
 }
 
 export const WORKER_MAIN = join(REPO_ROOT, 'apps/worker/dist/main.js');
+export const API_MAIN = join(REPO_ROOT, 'apps/api/dist/main.js');
 
-export interface WorkerProcess {
+export interface EngineProcess {
   child: ChildProcess;
   pid: number;
   /** Everything it wrote to stdout and stderr so far. */
@@ -220,8 +223,8 @@ export interface WorkerProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Starts a real worker process (`apps/worker/dist/main.js`) on the test Redis with the given config file. */
-export function spawnWorkerProcess(configPath: string, env: Record<string, string> = {}): WorkerProcess {
+/** Starts a real engine process (`main`: WORKER_MAIN or API_MAIN) on the test Redis with the given config file. */
+export function spawnEngineProcess(main: string, configPath: string, env: Record<string, string> = {}): EngineProcess {
   const childEnv: NodeJS.ProcessEnv = {
     ...process.env,
     TASKENGINE_CONFIG: configPath,
@@ -230,15 +233,19 @@ export function spawnWorkerProcess(configPath: string, env: Record<string, strin
     ...env,
   };
   delete childEnv.NODE_OPTIONS; // jest's --experimental-vm-modules is not for the child
-  const child = spawn(process.execPath, [WORKER_MAIN], { cwd: REPO_ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [main], { cwd: REPO_ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('exit', (code, signal) => resolve({ code, signal }));
   });
-  if (child.pid === undefined) throw new Error('worker child did not start');
+  if (child.pid === undefined) throw new Error(`${main} did not start`);
   return { child, pid: child.pid, output: () => output, exited };
 }
+
+/** Starts a real worker process (`apps/worker/dist/main.js`). */
+export const spawnWorkerProcess = (configPath: string, env: Record<string, string> = {}): EngineProcess =>
+  spawnEngineProcess(WORKER_MAIN, configPath, env);
 
 export { Redis };
