@@ -10,3 +10,5 @@ export function createExecutorRegistry(_config: Config): ExecutorRegistry {
 }
 
 export { BUILTIN_HANDLERS } from './custom/builtin-handlers.js';
+export { blockedRange, filteringLookup, guardedAgents, BlockedAddressError, type DialPolicy } from './guards/address-filter.js';
+export { hostAllowlist, parseAllowedHost, canonicalHost, type HostAllowlist } from './guards/host-allowlist.js';
