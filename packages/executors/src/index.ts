@@ -2,13 +2,19 @@
 // their executors; adding a type here is all it takes for both to know it.
 import type { Config, ExecutorRegistry } from '@taskengine/core';
 import { customTaskType } from './custom/index.js';
+import { networkRequestTaskType, type NetworkRequestOptions } from './network-request/index.js';
 
-export function createExecutorRegistry(_config: Config): ExecutorRegistry {
+export type ExecutorOptions = NetworkRequestOptions;
+
+export function createExecutorRegistry(config: Config, options: ExecutorOptions = {}): ExecutorRegistry {
   return {
     custom: customTaskType(),
+    network_request: networkRequestTaskType(config.executors.network_request, options),
   };
 }
 
 export { BUILTIN_HANDLERS } from './custom/builtin-handlers.js';
 export { blockedRange, filteringLookup, guardedAgents, BlockedAddressError, type DialPolicy } from './guards/address-filter.js';
 export { hostAllowlist, parseAllowedHost, canonicalHost, type HostAllowlist } from './guards/host-allowlist.js';
+export { parseRetryAfter } from './http/retry-after.js';
+export { networkRequestTaskType } from './network-request/index.js';
