@@ -1,6 +1,7 @@
 // The task types this build can run, keyed by type. The API takes their payload schemas, the worker
 // their executors; adding a type here is all it takes for both to know it.
 import type { Config, ExecutorRegistry } from '@taskengine/core';
+import { aiInferenceTaskType } from './ai-inference/index.js';
 import { customTaskType } from './custom/index.js';
 import { networkRequestTaskType, type NetworkRequestOptions } from './network-request/index.js';
 
@@ -10,6 +11,7 @@ export function createExecutorRegistry(config: Config, options: ExecutorOptions 
   return {
     custom: customTaskType(),
     network_request: networkRequestTaskType(config.executors.network_request, options),
+    ai_inference: aiInferenceTaskType(config.dependencies.oneapi),
   };
 }
 
@@ -18,3 +20,4 @@ export { blockedRange, filteringLookup, guardedAgents, BlockedAddressError, type
 export { hostAllowlist, parseAllowedHost, canonicalHost, type HostAllowlist } from './guards/host-allowlist.js';
 export { parseRetryAfter } from './http/retry-after.js';
 export { networkRequestTaskType } from './network-request/index.js';
+export { aiInferenceTaskType } from './ai-inference/index.js';
