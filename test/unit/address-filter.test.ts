@@ -4,7 +4,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { LookupFunction } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { blockedRange, BlockedAddressError, filteringLookup, guardedAgents, hostAllowlist, parseAllowedHost } from '@taskengine/executors';
+import { blockedRange, BlockedAddressError, filteringLookup, guardedAgents, hostAllowlist, networkRequestTaskType, parseAllowedHost } from '@taskengine/executors';
 import { startStandIn, type StandIn } from '../support/stand-in.js';
 
 describe('blockedRange', () => {
@@ -187,5 +187,13 @@ describe('allowed_hosts', () => {
 
   it.each(['', 'http://x.example', 'a/b', 'user@host', 'host:99999', 'host:0', '*.1.2.3', '*.', 'a b'])('refuses the entry %j', (entry) => {
     expect(() => parseAllowedHost(entry)).toThrow(/allowed_hosts entry/);
+  });
+});
+
+describe('a bad allowed_hosts entry', () => {
+  it('stops the executor from being built, naming the config key and the entry', () => {
+    expect(() => networkRequestTaskType({ allowed_hosts: ['ok.example', 'http://bad.example/'], max_response_bytes: 1, max_redirects: 0 })).toThrow(
+      /executors\.network_request\.allowed_hosts:\n.*"http:\/\/bad\.example\/"/,
+    );
   });
 });

@@ -1,11 +1,11 @@
 // The `network_request` task type: one HTTP request through got, dialled only through the guarded
 // agents (guards/address-filter.ts), its body capped at max_response_bytes, its status judged against
 // `expect_status` (default 2xx-3xx).
-import type { Config, ExecutionContext, TaskTypeDefinition } from '@taskengine/core';
+import { ConfigError, type Config, type ExecutionContext, type TaskTypeDefinition } from '@taskengine/core';
 import type { StreamOptions } from 'got';
 import type { LookupFunction } from 'node:net';
 import { guardedAgents } from '../guards/address-filter.js';
-import { hostAllowlist } from '../guards/host-allowlist.js';
+import { hostAllowlist, type HostAllowlist } from '../guards/host-allowlist.js';
 import { requestCapped, type CappedResponse } from '../http/capped-request.js';
 import { origin, statusFailure, transportFailure } from '../http/failures.js';
 import { NetworkRequestPayload } from './payload.js';
@@ -59,7 +59,12 @@ function requestOptions(payload: NetworkRequestPayload, settings: Settings, ctx:
 
 export function networkRequestTaskType(settings: Settings, extra: NetworkRequestOptions = {}): TaskTypeDefinition<NetworkRequestPayload> {
   // Parsed once at boot: a bad allowed_hosts entry stops the process with a message naming it.
-  const allowlist = hostAllowlist(settings.allowed_hosts);
+  let allowlist: HostAllowlist;
+  try {
+    allowlist = hostAllowlist(settings.allowed_hosts);
+  } catch (err) {
+    throw new ConfigError('executors.network_request.allowed_hosts', [(err as Error).message]);
+  }
   return {
     type: 'network_request',
     payloadSchema: NetworkRequestPayload,
