@@ -2,7 +2,7 @@
 // 127.0.0.1 that records each request and answers according to the model name it is asked for.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { TaskError } from '@taskengine/core';
+import { createLogger, type TaskError } from '@taskengine/core';
 import { aiInferenceTaskType } from '@taskengine/executors';
 import { executorContext, failureOf } from '../support/executor-context.js';
 import { createTask, startEngine, waitFor, waitForStatus, type Engine } from '../support/harness.js';
@@ -215,6 +215,34 @@ describe('stopping a call', () => {
     const res = await engine.request('POST', `/tasks/${task.id}/cancel`);
     expect(res.body).toMatchObject({ status: 'cancelled', previous_status: 'running' });
     await waitFor(() => requestsFor(model)[0]?.closedEarly, { what: 'the stand-in to see the connection closed' });
+  });
+});
+
+describe('logs', () => {
+  it('never contain the key, at debug level, through failures and retries', async () => {
+    // A second engine whose logger is read: every formatted line the API and worker write.
+    const logger = createLogger({ logging: { level: 'debug', format: 'json' } }, 'test');
+    for (const transport of logger.transports) transport.silent = true;
+    const lines: string[] = [];
+    logger.on('data', (info: Record<symbol, string>) => lines.push(info[Symbol.for('message')]!));
+    const logged = await startEngine({
+      label: 'ai-logs',
+      logger,
+      overrides: { dependencies: { oneapi: { url: oneapi.origin, api_key: KEY, timeout: 10 } } },
+      worker: { types: ['ai_inference'] },
+    });
+    try {
+      const tasks = [];
+      for (const behaviour of ['ok', 'error-once', 'echo-headers', 'bad-request']) {
+        tasks.push(await createTask(logged, { type: 'ai_inference', payload: { model: `${behaviour}:${randomUUID()}`, prompt: 'x' }, config: { retry_delay_seconds: 0 } }));
+      }
+      for (const task of tasks) await waitForStatus(logged, task.id, ['completed', 'failed']);
+      expect(lines.some((line) => line.includes('attempt failed'))).toBe(true);
+      expect(lines.some((line) => line.includes('calling OneAPI'))).toBe(true);
+      expect(lines.filter((line) => line.includes(KEY))).toEqual([]);
+    } finally {
+      await logged.stop();
+    }
   });
 });
 

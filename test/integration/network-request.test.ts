@@ -93,6 +93,13 @@ describe('requests', () => {
     expect(done.result.json.method).toBe(method);
   });
 
+  it.each([[null], [[1, 'a']], ['text'], [0], [false]])('sends any JSON value as data: %j', async (data) => {
+    const id = randomUUID();
+    const task = await run({ url: `${target.origin}/echo?id=${id}`, method: 'POST', data });
+    await waitForStatus(engine, task.id, 'completed');
+    expect(requestsFor(id)[0]!.body).toBe(JSON.stringify(data));
+  });
+
   it('sends a string body as given', async () => {
     const id = randomUUID();
     const task = await run({ url: `${target.origin}/echo?id=${id}`, method: 'POST', body: 'a=1&b=2', headers: { 'content-type': 'text/plain' } });
@@ -232,6 +239,28 @@ describe('failures and retries', () => {
     expect(dated.retryAfterMs).toBeGreaterThan(27_000);
     expect(dated.retryAfterMs).toBeLessThanOrEqual(30_000);
     expect(await failure(`${target.origin}/status?code=404&retry_after=5&id=${randomUUID()}`)).toMatchObject({ retryable: false, retryAfterMs: undefined });
+  });
+});
+
+describe('proxies', () => {
+  it('ignores HTTP_PROXY and friends: a proxy would dial on our behalf, past the address filter', async () => {
+    const proxy = await startStandIn();
+    const saved = { HTTP_PROXY: process.env.HTTP_PROXY, http_proxy: process.env.http_proxy, NO_PROXY: process.env.NO_PROXY };
+    Object.assign(process.env, { HTTP_PROXY: proxy.origin, http_proxy: proxy.origin, NO_PROXY: '' });
+    try {
+      const executor = networkRequestTaskType(engine.config.executors.network_request);
+      const id = randomUUID();
+      const result = await executor.execute({ url: `${target.origin}/echo?id=${id}` }, executorContext());
+      expect(result).toMatchObject({ status_code: 200 });
+      expect(requestsFor(id)).toHaveLength(1);
+      expect(proxy.connections).toBe(0);
+    } finally {
+      for (const [name, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+      await proxy.close();
+    }
   });
 });
 
