@@ -15,6 +15,7 @@ import {
   TaskStore,
   type Config,
   type ExecutorRegistry,
+  type Logger,
   type TaskType,
 } from '@taskengine/core';
 import { createExecutorRegistry } from '@taskengine/executors';
@@ -128,11 +129,13 @@ export async function startEngine(
     worker?: boolean | { types?: TaskType[]; concurrency?: number };
     /** Executors to use instead of the build's own (e.g. a probe handler that records its signal). */
     executors?: ExecutorRegistry;
+    /** Logger for the API and workers instead of one at the config's level (e.g. to read what is logged). */
+    logger?: Logger;
   } = {},
 ): Promise<Engine> {
   const prefix = options.prefix ?? uniquePrefix(options.label ?? 'engine');
   const config = testConfig(prefix, options.overrides);
-  const logger = createLogger(config, 'test');
+  const logger = options.logger ?? createLogger(config, 'test');
   const redis = createRedis(config, 'api');
   await waitFor(() => redis.status === 'ready', { what: 'redis connection' });
   const store = new TaskStore(redis, config);

@@ -119,6 +119,8 @@ export const Config = z
             provider: z.string().nullable().default(null),
             timeout: seconds.default(120),
             api_key: z.string().optional(),
+            /** The largest answer read from OneAPI; a longer one fails the task rather than filling memory. */
+            max_response_bytes: z.number().int().positive().default(10_485_760),
           })
           .strict()
           .prefault({}),
