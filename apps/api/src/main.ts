@@ -41,6 +41,9 @@ function main(): void {
     const force = setTimeout(() => process.exit(1), 10_000);
     force.unref();
     oneApi.stop();
+    // Answers already in flight still go out; their connections then close at once instead of idling
+    // for keep-alive, so the drain ends when the last answer is sent.
+    server.keepAliveTimeout = 1;
     server.close(() => {
       link
         .stop()
