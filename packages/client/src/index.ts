@@ -1,0 +1,6 @@
+// Public surface of @taskengine/client: the REST client, its errors and the API's shapes.
+export * from './client.js';
+export * from './errors.js';
+export * from './types.js';
+export { pollingWatcher, type TaskWatcher, type WatchOptions } from './watch.js';
+export { CLIENT_VERSION } from './version.js';
