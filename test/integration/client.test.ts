@@ -2,6 +2,7 @@
 // the error mapping, the paging iterator, waitFor, and retries that cannot create a task twice.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
+  httpFetch,
   TaskEngineApiError,
   TaskEngineClient,
   TaskEngineNetworkError,
@@ -139,6 +140,21 @@ describe('TaskEngineClient', () => {
     expect(err).toBeInstanceOf(TaskEngineNetworkError);
     expect(err.reason).toBe('ECONNREFUSED');
     expect(err.message).toBe(`cannot reach TaskEngine at ${url} (GET /tasks/x): ECONNREFUSED`);
+  });
+});
+
+describe('httpFetch (the CLI\'s transport on node:http)', () => {
+  it('gives the same answers and errors as fetch', async () => {
+    const viaHttp = new TaskEngineClient({ url: engine.baseUrl, fetch: httpFetch, retries: 0 });
+    const created = await viaHttp.createTask({ type: 'custom', payload: { handler: 'echo' } });
+    expect(await viaHttp.getTask(created.task_id)).toEqual(await client.getTask(created.task_id));
+    expect(await rejection(viaHttp.getTask('no-such-task'))).toMatchObject({ status: 404, code: 'task_not_found' });
+    const bad = await rejection(viaHttp.createTask({ type: 'custom', config: { timeout_seconds: -1 } }));
+    expect(bad.problems).toEqual([expect.objectContaining({ path: 'config.timeout_seconds' })]);
+    const refused = await rejection(new TaskEngineClient({ url: `http://127.0.0.1:${await freePort()}`, fetch: httpFetch, retries: 0 }).stats());
+    expect(refused).toMatchObject({ name: 'TaskEngineNetworkError', reason: 'ECONNREFUSED' });
+    const aborted = await rejection(viaHttp.stats({ signal: AbortSignal.abort() }));
+    expect(aborted.name).toBe('AbortError');
   });
 });
 

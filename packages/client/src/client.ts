@@ -18,6 +18,7 @@ import type {
   TaskObject,
   WorkersResponse,
 } from './types.js';
+import type { FetchLike, FetchResponse } from './transport.js';
 import { CLIENT_VERSION } from './version.js';
 import { pollingWatcher, type TaskWatcher, type WatchOptions } from './watch.js';
 
@@ -28,8 +29,8 @@ export interface TaskEngineClientOptions {
   url: string;
   /** Sent as `Authorization: Bearer <key>`. */
   apiKey?: string;
-  /** A fetch to use instead of the global one (tests, proxies, instrumentation). */
-  fetch?: typeof fetch;
+  /** A fetch to use instead of the global one (tests, proxies, instrumentation; httpFetch for node:http). */
+  fetch?: FetchLike;
   /** Limit for one request, answer body included. @defaultValue 30000 */
   timeoutMs?: number;
   /** Retries of a safe request after a network error, 429 or 503 (honouring `Retry-After` up to 30 s). @defaultValue 2 */
@@ -71,7 +72,7 @@ const commaList = (value: string | string[] | undefined): string | undefined =>
 export class TaskEngineClient {
   readonly baseUrl: string;
   private readonly apiKey: string | undefined;
-  private readonly fetchImpl: typeof fetch;
+  private readonly fetchImpl: FetchLike;
   private readonly timeoutMs: number;
   private readonly retries: number;
   private readonly watcher: TaskWatcher;
@@ -86,7 +87,7 @@ export class TaskEngineClient {
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError(`not an http(s) URL: "${options.url}"`);
     this.baseUrl = url.href.replace(/\/+$/, '');
     this.apiKey = options.apiKey || undefined;
-    this.fetchImpl = options.fetch ?? globalThis.fetch;
+    this.fetchImpl = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.retries = options.retries ?? 2;
     this.watcher = pollingWatcher((id, signal) => this.getTask(id, { signal }));
@@ -212,7 +213,7 @@ export class TaskEngineClient {
     if (this.apiKey) headers.authorization = `Bearer ${this.apiKey}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
     const timeout = AbortSignal.timeout(this.timeoutMs);
-    let response: Response;
+    let response: FetchResponse;
     let text: string;
     try {
       response = await this.fetchImpl(url, {
