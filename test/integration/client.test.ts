@@ -146,7 +146,8 @@ describe('TaskEngineClient', () => {
 describe('httpFetch (the CLI\'s transport on node:http)', () => {
   it('gives the same answers and errors as fetch', async () => {
     const viaHttp = new TaskEngineClient({ url: engine.baseUrl, fetch: httpFetch, retries: 0 });
-    const created = await viaHttp.createTask({ type: 'custom', payload: { handler: 'echo' } });
+    // Delayed, so both reads see the same state.
+    const created = await viaHttp.createTask({ type: 'custom', delay_seconds: 3600 });
     expect(await viaHttp.getTask(created.task_id)).toEqual(await client.getTask(created.task_id));
     expect(await rejection(viaHttp.getTask('no-such-task'))).toMatchObject({ status: 404, code: 'task_not_found' });
     const bad = await rejection(viaHttp.createTask({ type: 'custom', config: { timeout_seconds: -1 } }));
