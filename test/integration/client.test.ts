@@ -114,6 +114,26 @@ describe('TaskEngineClient', () => {
     await client.cancelTask(sleeper.task_id);
   });
 
+  it('keeps waiting through a short outage of the API, and gives up on a longer one', async () => {
+    const task = await client.createTask({ type: 'custom', payload: { handler: 'echo' } });
+    let failures = 0;
+    const refused = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    // The first four requests find the API down (the client itself does not retry: retries 0).
+    const outage: typeof fetch = async (input, init) => {
+      if (failures < 4) {
+        failures++;
+        throw new TypeError('fetch failed', { cause: refused });
+      }
+      return fetch(input, init);
+    };
+    const patient = new TaskEngineClient({ url: engine.baseUrl, fetch: outage, retries: 0 });
+    expect((await patient.waitFor(task.task_id, { intervalMs: 20, timeoutMs: 15_000 })).status).toBe('completed');
+    expect(failures).toBe(4);
+    failures = 0;
+    const impatient = await rejection(patient.waitFor(task.task_id, { outageToleranceMs: 0 }));
+    expect(impatient).toMatchObject({ name: 'TaskEngineNetworkError', reason: 'ECONNREFUSED' });
+  });
+
   it('reads stats, workers and health', async () => {
     const stats = await client.stats();
     expect(stats.total_tasks).toBeGreaterThan(0);

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isFinal } from '@taskengine/core/model/status';
-import { networkReason, TaskEngineApiError, TaskEngineNetworkError, TaskEngineWaitTimeoutError } from './errors.js';
+import { isTransient, networkReason, TaskEngineApiError, TaskEngineNetworkError, TaskEngineWaitTimeoutError } from './errors.js';
 import type {
   CancelTaskResponse,
   CreateBatchResponse,
@@ -173,13 +173,13 @@ export class TaskEngineClient {
    * is a result, not an error: read its `status`. Throws TaskEngineWaitTimeoutError after `timeoutMs`.
    */
   async waitFor(id: string, options: WaitOptions = {}): Promise<TaskObject> {
-    const { timeoutMs, onProgress, signal, intervalMs } = options;
+    const { timeoutMs, onProgress, signal, ...watchOptions } = options;
     const gaveUp = new AbortController();
     const timer = timeoutMs === undefined ? undefined : setTimeout(() => gaveUp.abort(), timeoutMs);
     let last: TaskObject | undefined;
     try {
       const watchSignal = signal ? AbortSignal.any([signal, gaveUp.signal]) : gaveUp.signal;
-      for await (const task of this.watchTask(id, { intervalMs, signal: watchSignal })) {
+      for await (const task of this.watchTask(id, { ...watchOptions, signal: watchSignal })) {
         last = task;
         onProgress?.(task);
         if (isFinal(task.status)) return task;
@@ -249,11 +249,8 @@ export class TaskEngineClient {
 
 /** How long to wait before retrying a failed request, or undefined when it must not be retried. */
 function retryDelayMs(err: unknown, attempt: number): number | undefined {
-  const backoff = 200 * 2 ** attempt;
-  if (err instanceof TaskEngineNetworkError) return backoff;
-  if (err instanceof TaskEngineApiError && (err.status === 429 || err.status === 503)) {
-    if (err.retryAfterSeconds === undefined) return backoff;
-    return err.retryAfterSeconds <= MAX_RETRY_AFTER_SECONDS ? err.retryAfterSeconds * 1000 : undefined;
-  }
-  return undefined;
+  if (!isTransient(err)) return undefined;
+  const retryAfter = err instanceof TaskEngineApiError ? err.retryAfterSeconds : undefined;
+  if (retryAfter === undefined) return 200 * 2 ** attempt;
+  return retryAfter <= MAX_RETRY_AFTER_SECONDS ? retryAfter * 1000 : undefined;
 }

@@ -79,3 +79,8 @@ export function networkReason(err: unknown): string {
   }
   return err instanceof Error ? err.message : String(err);
 }
+
+/** A failure worth trying again: no answer, or the API said it is overloaded or cannot reach Redis. */
+export function isTransient(err: unknown): boolean {
+  return err instanceof TaskEngineNetworkError || (err instanceof TaskEngineApiError && (err.status === 429 || err.status === 503));
+}
