@@ -1,0 +1,256 @@
+// TaskEngineClient: one typed method per REST endpoint (CONTRACT section 3), plus waitFor, which follows a
+// task to its final status. Every request goes through one place that adds the key, applies the timeout,
+// maps error bodies to TaskEngineApiError and retries what is safe to retry (reads, and creates that carry
+// an id, so a lost answer cannot create a task twice).
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isFinal } from '@taskengine/core/model/status';
+import { isTransient, networkReason, TaskEngineApiError, TaskEngineNetworkError, TaskEngineWaitTimeoutError } from './errors.js';
+import type {
+  CancelTaskResponse,
+  CreateBatchResponse,
+  CreateTaskResponse,
+  HealthResponse,
+  ListTasksQuery,
+  StatsResponse,
+  TaskCreate,
+  TaskListResponse,
+  TaskObject,
+  WorkersResponse,
+} from './types.js';
+import type { FetchLike, FetchResponse } from './transport.js';
+import { CLIENT_VERSION } from './version.js';
+import { pollingWatcher, type TaskWatcher, type WatchOptions } from './watch.js';
+
+export const DEFAULT_URL = 'http://localhost:8002';
+
+export interface TaskEngineClientOptions {
+  /** Base URL of the API, e.g. `http://localhost:8002` (a path prefix behind a proxy is kept). */
+  url: string;
+  /** Sent as `Authorization: Bearer <key>`. */
+  apiKey?: string;
+  /** A fetch to use instead of the global one (tests, proxies, instrumentation; httpFetch for node:http). */
+  fetch?: FetchLike;
+  /** Limit for one request, answer body included. @defaultValue 30000 */
+  timeoutMs?: number;
+  /** Retries of a safe request after a network error, 429 or 503 (honouring `Retry-After` up to 30 s). @defaultValue 2 */
+  retries?: number;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal;
+}
+
+export interface CreateTaskOptions extends CallOptions {
+  /**
+   * Give a task without `id` one made here (a UUID v4), which makes the request idempotent: it can be
+   * retried after a lost answer and the server answers with the task already created.
+   * @defaultValue true
+   */
+  clientId?: boolean;
+}
+
+export interface WaitOptions extends WatchOptions {
+  /** Give up after this long with a TaskEngineWaitTimeoutError (the task itself keeps going). */
+  timeoutMs?: number;
+  /** Called with the first state seen and with every change of status, progress or attempt. */
+  onProgress?: (task: TaskObject) => void;
+}
+
+interface RequestOptions extends CallOptions {
+  body?: unknown;
+  query?: Record<string, string | number | undefined>;
+  /** Retry network errors, 429 and 503; only for requests that cannot do a thing twice. */
+  retry?: boolean;
+}
+
+const MAX_RETRY_AFTER_SECONDS = 30;
+
+const commaList = (value: string | string[] | undefined): string | undefined =>
+  Array.isArray(value) ? value.join(',') : value;
+
+export class TaskEngineClient {
+  readonly baseUrl: string;
+  private readonly apiKey: string | undefined;
+  private readonly fetchImpl: FetchLike;
+  private readonly timeoutMs: number;
+  private readonly retries: number;
+  private readonly watcher: TaskWatcher;
+
+  constructor(options: TaskEngineClientOptions) {
+    let url: URL;
+    try {
+      url = new URL(options.url);
+    } catch {
+      throw new TypeError(`not a URL: "${options.url}"`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError(`not an http(s) URL: "${options.url}"`);
+    this.baseUrl = url.href.replace(/\/+$/, '');
+    this.apiKey = options.apiKey || undefined;
+    this.fetchImpl = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.retries = options.retries ?? 2;
+    this.watcher = pollingWatcher((id, signal) => this.getTask(id, { signal }));
+  }
+
+  /** `POST /tasks`. 201 creates; 200 is a repeat of the same id and body, answered with the existing task. */
+  createTask(body: TaskCreate, options: CreateTaskOptions = {}): Promise<CreateTaskResponse> {
+    const withId = body.id === undefined && options.clientId !== false ? { ...body, id: randomUUID() } : body;
+    return this.request('POST', '/tasks', { body: withId, signal: options.signal, retry: withId.id !== undefined });
+  }
+
+  /**
+   * `POST /tasks/batch` (1 to the server's `tasks.max_batch_size`, default 1000): all or nothing. Retried
+   * only when every task carries an id, so a repeat answers with the same tasks.
+   */
+  createBatch(tasks: TaskCreate[], options: CallOptions = {}): Promise<CreateBatchResponse> {
+    const retry = tasks.every((task) => task.id !== undefined);
+    return this.request('POST', '/tasks/batch', { body: { tasks }, signal: options.signal, retry });
+  }
+
+  /** `GET /tasks/{id}`; a TaskEngineApiError 404 `task_not_found` for an unknown id. */
+  getTask(id: string, options: CallOptions = {}): Promise<TaskObject> {
+    return this.request('GET', `/tasks/${encodeURIComponent(id)}`, { signal: options.signal, retry: true });
+  }
+
+  /** `GET /tasks`: one page, newest first. Follow `next_cursor`, or use iterateTasks / listTaskPages. */
+  listTasks(query: ListTasksQuery = {}, options: CallOptions = {}): Promise<TaskListResponse> {
+    return this.request('GET', '/tasks', {
+      query: { status: commaList(query.status), task_type: commaList(query.type), limit: query.limit, cursor: query.cursor },
+      signal: options.signal,
+      retry: true,
+    });
+  }
+
+  /** Every page from `query.cursor` (or the first) until `next_cursor` is null; a page may hold fewer than `limit`. */
+  async *listTaskPages(query: ListTasksQuery = {}, options: CallOptions = {}): AsyncGenerator<TaskListResponse> {
+    let cursor = query.cursor;
+    do {
+      const page = await this.listTasks({ ...query, cursor }, options);
+      yield page;
+      cursor = page.next_cursor ?? undefined;
+    } while (cursor);
+  }
+
+  /** Every matching task, each once, newest first: `for await (const task of client.iterateTasks({status: 'failed'}))`. */
+  async *iterateTasks(query: ListTasksQuery = {}, options: CallOptions = {}): AsyncGenerator<TaskObject> {
+    for await (const page of this.listTaskPages(query, options)) yield* page.tasks;
+  }
+
+  /** `POST /tasks/{id}/cancel`: `cancelled` (200), or `running` with `cancel_requested` (202); 409 when already final. */
+  cancelTask(id: string, options: CallOptions = {}): Promise<CancelTaskResponse> {
+    return this.request('POST', `/tasks/${encodeURIComponent(id)}/cancel`, { signal: options.signal });
+  }
+
+  /** `GET /stats`. */
+  stats(options: CallOptions = {}): Promise<StatsResponse> {
+    return this.request('GET', '/stats', { signal: options.signal, retry: true });
+  }
+
+  /** `GET /workers`. */
+  workers(options: CallOptions = {}): Promise<WorkersResponse> {
+    return this.request('GET', '/workers', { signal: options.signal, retry: true });
+  }
+
+  /** `GET /health`. An unhealthy engine answers 503 with the same document, which is returned, not thrown. */
+  async health(options: CallOptions = {}): Promise<HealthResponse> {
+    try {
+      return await this.request<HealthResponse>('GET', '/health', { signal: options.signal });
+    } catch (err) {
+      const body = err instanceof TaskEngineApiError ? (err.body as Partial<HealthResponse> | undefined) : undefined;
+      if (err instanceof TaskEngineApiError && err.status === 503 && body?.status === 'unhealthy') return body as HealthResponse;
+      throw err;
+    }
+  }
+
+  /** Each state of the task until it ends (see TaskWatcher): the first one, then every change. */
+  watchTask(id: string, options: WatchOptions = {}): AsyncIterable<TaskObject> {
+    return this.watcher(id, options);
+  }
+
+  /**
+   * Follows the task until `completed`, `failed`, `cancelled` or `timeout` and returns it. A failed task
+   * is a result, not an error: read its `status`. Throws TaskEngineWaitTimeoutError after `timeoutMs`.
+   */
+  async waitFor(id: string, options: WaitOptions = {}): Promise<TaskObject> {
+    const { timeoutMs, onProgress, signal, ...watchOptions } = options;
+    const gaveUp = new AbortController();
+    const timer = timeoutMs === undefined ? undefined : setTimeout(() => gaveUp.abort(), timeoutMs);
+    let last: TaskObject | undefined;
+    try {
+      const watchSignal = signal ? AbortSignal.any([signal, gaveUp.signal]) : gaveUp.signal;
+      for await (const task of this.watchTask(id, { ...watchOptions, signal: watchSignal })) {
+        last = task;
+        onProgress?.(task);
+        if (isFinal(task.status)) return task;
+      }
+      throw new Error(`the watch of task ${id} ended before a final status`);
+    } catch (err) {
+      if (gaveUp.signal.aborted && !signal?.aborted) throw new TaskEngineWaitTimeoutError(id, timeoutMs!, last);
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.send<T>(method, path, options);
+      } catch (err) {
+        const delay = options.retry && attempt < this.retries ? retryDelayMs(err, attempt) : undefined;
+        if (delay === undefined) throw err;
+        await sleep(delay, undefined, { signal: options.signal });
+      }
+    }
+  }
+
+  private async send<T>(method: string, path: string, { body, query, signal }: RequestOptions): Promise<T> {
+    const params = new URLSearchParams();
+    for (const [key, value] of Object.entries(query ?? {})) if (value !== undefined) params.set(key, String(value));
+    const url = `${this.baseUrl}${path}${params.size ? `?${params}` : ''}`;
+    const headers: Record<string, string> = { accept: 'application/json', 'user-agent': `taskengine-client/${CLIENT_VERSION}` };
+    if (this.apiKey) headers.authorization = `Bearer ${this.apiKey}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const timeout = AbortSignal.timeout(this.timeoutMs);
+    let response: FetchResponse;
+    let text: string;
+    try {
+      response = await this.fetchImpl(url, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+      });
+      text = await response.text();
+    } catch (err) {
+      if (signal?.aborted) throw signal.reason ?? err;
+      if (timeout.aborted) {
+        throw new TaskEngineNetworkError(url, 'timeout', `${method} ${url}: no answer within ${this.timeoutMs / 1000}s`, { cause: err });
+      }
+      const reason = networkReason(err);
+      throw new TaskEngineNetworkError(url, reason, `cannot reach TaskEngine at ${this.baseUrl} (${method} ${path}): ${reason}`, { cause: err });
+    }
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      // not JSON (a proxy's error page): kept as text for the error message
+    }
+    if (!response.ok) {
+      throw TaskEngineApiError.fromResponse(response.status, response.statusText, parsed, response.headers.get('retry-after'));
+    }
+    if (typeof parsed !== 'object' || parsed === null) {
+      throw new TaskEngineApiError(response.status, 'invalid_response', `${method} ${path} answered ${response.status} without a JSON body`, undefined, undefined, parsed);
+    }
+    return parsed as T;
+  }
+}
+
+/** How long to wait before retrying a failed request, or undefined when it must not be retried. */
+function retryDelayMs(err: unknown, attempt: number): number | undefined {
+  if (!isTransient(err)) return undefined;
+  const retryAfter = err instanceof TaskEngineApiError ? err.retryAfterSeconds : undefined;
+  if (retryAfter === undefined) return 200 * 2 ** attempt;
+  return retryAfter <= MAX_RETRY_AFTER_SECONDS ? retryAfter * 1000 : undefined;
+}

@@ -1,0 +1,285 @@
+// The `taskengine` command line, run as a real child process (the built dist/cli.js) against a real
+// API and worker on a real Redis: what it prints on stdout and stderr and the exit codes of CONTRACT
+// section 6 (0 completed, 1 failed, 2 timeout, 3 cancelled, 4 usage or API error, 5 gave up).
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from '../support/redis-server.js';
+import { createTask, REPO_ROOT, startEngine, waitFor, waitForStatus, type Engine } from '../support/harness.js';
+
+const CLI = join(REPO_ROOT, 'packages/client/dist/cli.js');
+
+let engine: Engine;
+let dir: string;
+
+beforeAll(async () => {
+  engine = await startEngine({ label: 'cli', worker: { concurrency: 10 } });
+  dir = mkdtempSync(join(tmpdir(), 'taskengine-cli-'));
+});
+afterAll(async () => {
+  await engine.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+interface Running {
+  /** stderr so far. */
+  stderr(): string;
+  done: Promise<Run>;
+}
+
+/** Starts the CLI (asynchronously: the API and worker run in this process and must keep serving). */
+function start(args: string[], env: Record<string, string> = {}): Running {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { PATH: process.env.PATH ?? '', TASKENGINE_URL: engine.baseUrl, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk) => (stdout += chunk));
+  child.stderr.on('data', (chunk) => (stderr += chunk));
+  const done = new Promise<Run>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+  return { stderr: () => stderr, done };
+}
+
+const cli = (...args: string[]): Promise<Run> => start(args).done;
+
+/** The CLI's --json stdout: exactly one JSON document. */
+const json = (run: Run): any => JSON.parse(run.stdout);
+
+const file = (name: string, text: string): string => {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+};
+
+const created = async (): Promise<number> => (await engine.request('GET', '/stats')).body.lifetime.created;
+
+describe('taskengine: usage', () => {
+  it('prints the version and help for every command, and exits 4 on a usage error', async () => {
+    const commands = ['submit', 'get', 'list', 'cancel', 'wait', 'stats', 'workers', 'health'];
+    const [version, help, ...commandHelps] = await Promise.all([cli('--version'), cli('--help'), ...commands.map((c) => cli(c, '--help'))]);
+    expect(version).toEqual({ code: 0, stdout: '0.1.0\n', stderr: '' });
+    expect(help.code).toBe(0);
+    for (const command of commands) expect(help.stdout).toContain(`  ${command} `);
+    commandHelps.forEach((run, i) => {
+      expect(run.code).toBe(0);
+      expect(run.stdout).toMatch(new RegExp(`^Usage: taskengine ${commands[i]}`));
+      expect(run.stdout).toContain('--api-key <key>');
+    });
+
+    // Each mistake: exit 4, nothing on stdout, and a message on stderr saying what was wrong.
+    const mistakes: Array<[string[], string]> = [
+      [['frobnicate'], 'unknown command "frobnicate"'],
+      [[], 'Usage: taskengine <command>'],
+      [['list', '--colour', 'red'], "Unknown option '--colour'"],
+      [['list', '--limit', 'ten'], 'Run "taskengine list --help" for usage.'],
+      [['submit', '--name', 'x'], '--type is required'],
+      [['submit', '-t', 'custom', '--priority', 'urgent'], '--priority must be 0-4 or one of CRITICAL, HIGH, NORMAL, LOW, BACKGROUND'],
+      [['submit', '-t', 'custom', '--payload', '{nope'], '--payload is not valid JSON'],
+      [['get'], 'missing <id>'],
+    ];
+    const runs = await Promise.all(mistakes.map(([args]) => cli(...args)));
+    runs.forEach((run, i) => {
+      expect(run).toMatchObject({ code: 4, stdout: '' });
+      expect(run.stderr).toContain(mistakes[i]![1]);
+    });
+  });
+
+  it('exits 4 with the address when the API cannot be reached', async () => {
+    const url = `http://127.0.0.1:${await freePort()}`;
+    const run = await cli('stats', '--url', url);
+    expect(run.code).toBe(4);
+    expect(run.stderr).toContain(`cannot reach TaskEngine at ${url}`);
+  });
+});
+
+describe('taskengine submit', () => {
+  it('creates a task from flags', async () => {
+    const [asJson, human] = await Promise.all([
+      cli('submit', '--type', 'custom', '--name', 'from-flags', '--priority', 'high', '--payload', '{"handler":"echo","k":"v"}',
+        '--metadata', '{"team":"a"}', '--retries', '1', '--timeout', '30', '--delay', '3600', '--json'),
+      cli('submit', '-t', 'custom'),
+    ]);
+    expect(asJson.code).toBe(0);
+    const answer = json(asJson);
+    const task = (await engine.request('GET', `/tasks/${answer.task_id}`)).body;
+    expect(task).toMatchObject({
+      name: 'from-flags', priority: 1, status: 'pending', payload: { handler: 'echo', k: 'v' }, metadata: { team: 'a' },
+      config: { max_retries: 1, timeout_seconds: 30 },
+    });
+    expect(answer.task).toEqual(task);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/^submitted \S+ {2}\(custom, NORMAL, queued\)\n$/);
+  });
+
+  it('creates a task from --file, the flags overriding its fields', async () => {
+    const path = file('task.json', JSON.stringify({ type: 'custom', name: 'from-file', priority: 3, payload: { n: 1 } }));
+    const run = await cli('submit', '--file', path, '--priority', '0', '--json');
+    expect(run.code).toBe(0);
+    expect(json(run).task).toMatchObject({ name: 'from-file', priority: 0, payload: { n: 1 } });
+  });
+
+  it('creates the tasks of an NDJSON file in batches of --batch-size and names their lines', async () => {
+    const lines = ['{"type":"custom","payload":{"n":1}}', '{"type":"custom","payload":{"n":2}}', '',
+      '{"type":"custom","name":"third"}', '{"type":"custom","priority":"low"}', '{"type":"custom"}'];
+    const path = file('tasks.ndjson', `${lines.join('\n')}\n`);
+    const [human, asJson] = await Promise.all([cli('submit', '--ndjson', path, '--batch-size', '2'), cli('submit', '--ndjson', path, '--json')]);
+    expect(human.code).toBe(0);
+    const out = human.stdout.trim().split('\n');
+    expect(out.slice(0, 5).map((l) => l.split(/\s+/)[1])).toEqual(['1', '2', '4', '5', '6']);
+    expect(out.at(-1)).toBe('submitted 5 tasks in 3 batches');
+    const batch = json(asJson);
+    expect(batch).toMatchObject({ success: true, count: 5 });
+    const third = await engine.request('GET', `/tasks/${batch.task_ids[2]}`);
+    expect(third.body.name).toBe('third');
+  });
+
+  it('reports bad NDJSON lines by number and creates nothing', async () => {
+    const before = await created();
+    const local = file('bad.ndjson', ['{"type":"custom"}', '{"type":"custom",', '{"type":"custom"}', '{"type":"custom","colour":"red"}',
+      '[1]', '{"type":"custom","id":"dup-1"}', '{"type":"custom","id":"dup-1"}'].join('\n'));
+    const server = file('bad-payload.ndjson', ['{"type":"custom"}', '{"type":"custom"}', '{"type":"custom","payload":{"handler":"nope"}}'].join('\n'));
+    const [localRun, serverRun] = await Promise.all([cli('submit', '--ndjson', local), cli('submit', '--ndjson', server)]);
+    expect(localRun).toMatchObject({ code: 4, stdout: '' });
+    expect(localRun.stderr).toContain('4 bad lines; nothing was sent');
+    expect(localRun.stderr).toMatch(/line 2: \(line\): not valid JSON/);
+    expect(localRun.stderr).toContain('line 4: colour: unknown field');
+    expect(localRun.stderr).toContain('line 5: (line): must be a JSON object');
+    expect(localRun.stderr).toContain('line 7: id: repeats the id of line 6');
+    // A payload only the server can check (the custom handler's name) is named by line too.
+    expect(serverRun).toMatchObject({ code: 4, stdout: '' });
+    expect(serverRun.stderr).toContain('nothing from line 1 on was created');
+    expect(serverRun.stderr).toMatch(/line 3: payload\.handler: unknown handler "nope"/);
+    expect(await created()).toBe(before);
+  });
+});
+
+describe('taskengine get, list, cancel, stats, workers, health', () => {
+  it('shows a task, and exits 4 with the API error for an unknown id', async () => {
+    const task = await createTask(engine, { name: 'shown', delay_seconds: 3600, payload: { k: 1 } });
+    const [human, asJson, missing] = await Promise.all([cli('get', task.id), cli('get', task.id, '--json'), cli('get', 'no-such-task')]);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(new RegExp(`^id +${task.id}\n`));
+    expect(human.stdout).toMatch(/\nstatus +pending\n/);
+    expect(human.stdout).toMatch(/\npayload +\{"k":1\}\n/);
+    expect(json(asJson)).toEqual((await engine.request('GET', `/tasks/${task.id}`)).body);
+    expect(missing).toMatchObject({ code: 4, stdout: '' });
+    expect(missing.stderr).toContain('task_not_found: task no-such-task not found');
+  });
+
+  it('lists one page or, with --all, every task once', async () => {
+    for (let i = 0; i < 3; i++) await createTask(engine, { delay_seconds: 3600 });
+    const [page, all, human, badStatus] = await Promise.all([
+      cli('list', '--limit', '2', '--json'),
+      cli('list', '--all', '--limit', '2', '--json'),
+      cli('list', '--status', 'pending', '--type', 'custom', '-n', '2'),
+      cli('list', '--status', 'sleeping'),
+    ]);
+    const first = json(page);
+    expect(first).toMatchObject({ count: 2, next_cursor: expect.any(String) });
+    const everything = json(all);
+    expect(everything.count).toBe(everything.total);
+    expect(new Set(everything.tasks.map((t: any) => t.id)).size).toBe(everything.total);
+    expect(everything.next_cursor).toBeNull();
+    expect(human.code).toBe(0);
+    const lines = human.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^ID +TYPE +STATUS +PRIORITY +PROGRESS +CREATED +NAME$/);
+    expect(lines.slice(1, 3).every((l) => / custom +pending /.test(l))).toBe(true);
+    expect(lines[3]).toMatch(/^2 of \d+ tasks; next page: --cursor \S+/);
+    expect(badStatus.code).toBe(4);
+    expect(badStatus.stderr).toContain('validation_error');
+    expect(badStatus.stderr).toContain('status: unknown status "sleeping"');
+  });
+
+  it('cancels a task, and exits 4 when it is no longer cancellable', async () => {
+    const task = await createTask(engine, { delay_seconds: 3600 });
+    const first = await cli('cancel', task.id);
+    expect(first).toEqual({ code: 0, stdout: `cancelled ${task.id} (was pending)\n`, stderr: '' });
+    const again = await cli('cancel', task.id, '--json');
+    expect(again).toMatchObject({ code: 4, stdout: '' });
+    expect(again.stderr).toContain(`task_not_cancellable: task ${task.id} is already cancelled`);
+  });
+
+  it('shows stats, workers and health, as text and as JSON', async () => {
+    const runs = await Promise.all([cli('stats'), cli('stats', '--json'), cli('workers'), cli('workers', '--json'), cli('health'), cli('health', '--json')]);
+    for (const run of runs) expect(run).toMatchObject({ code: 0, stderr: '' });
+    const [stats, statsJson, workers, workersJson, health, healthJson] = runs as [Run, Run, Run, Run, Run, Run];
+    expect(stats.stdout).toMatch(/^tasks +\d+ retained: \d+ pending, /);
+    expect(stats.stdout).toMatch(/\nworkers +1 \(\d busy\)\n/);
+    expect(json(statsJson)).toMatchObject({ total_tasks: expect.any(Number), by_type: { custom: expect.any(Object) } });
+    expect(workers.stdout).toMatch(/^WORKER +HOST +PID +STATUS/);
+    expect(workers.stdout).toMatch(/\n1 workers, \d busy\n$/);
+    expect(json(workersJson)).toMatchObject({ total: 1, workers: [{ task_types: ['custom'] }] });
+    expect(health.stdout).toMatch(/^healthy {2}TaskEngine node 02 v\S+ {2}redis up {2}workers 1 /);
+    expect(json(healthJson)).toMatchObject({ status: 'healthy', redis: 'up' });
+  });
+});
+
+describe('taskengine wait: exit codes', () => {
+  const sleeper = (ms: number, config?: Record<string, unknown>): Promise<any> =>
+    createTask(engine, { payload: { handler: 'sleep', duration_ms: ms }, ...(config ? { config } : {}) });
+
+  it('0 completed, 1 failed, 2 timeout', async () => {
+    const echo = await createTask(engine, { payload: { handler: 'echo', said: 'hi' } });
+    const failing = await createTask(engine, { payload: { handler: 'fail', message: 'broken on purpose', retryable: false } });
+    const slow = await sleeper(20_000, { timeout_seconds: 1, max_retries: 0 });
+    const [completed, completedJson, failed, timedOut] = await Promise.all([
+      cli('wait', echo.id), cli('wait', echo.id, '--json'), cli('wait', failing.id), cli('wait', slow.id, '--interval', '100'),
+    ]);
+    expect(completed.code).toBe(0);
+    expect(completed.stdout).toMatch(new RegExp(`^completed {2}${echo.id} {2}custom`));
+    expect(completed.stdout).toContain('result  {"custom_result":"success","payload_received":{"handler":"echo","said":"hi"}}');
+    expect(completed.stderr).toMatch(/\] completed 100%\n$/);
+    expect(completedJson.code).toBe(0);
+    expect(json(completedJson)).toMatchObject({ id: echo.id, status: 'completed' });
+    expect(failed.code).toBe(1);
+    expect(failed.stdout).toContain('handler_error: broken on purpose');
+    expect(timedOut.code).toBe(2);
+    expect(timedOut.stdout).toMatch(new RegExp(`^timeout {2}${slow.id} `));
+  });
+
+  it('3 when the task is cancelled while waiting, 5 when the wait gives up', async () => {
+    const [cancelled, patient] = [await sleeper(30_000), await sleeper(30_000)];
+    const waiting = start(['wait', cancelled.id, '--interval', '100']);
+    const givingUp = cli('wait', patient.id, '--timeout', '1', '--json');
+    // Cancel once the CLI has seen the task running (it prints a line for each change).
+    await waitFor(() => waiting.stderr().includes('running'), { what: 'the CLI to see the task running' });
+    expect((await engine.request('POST', `/tasks/${cancelled.id}/cancel`)).status).toBe(200);
+    const [cancelRun, gaveUp] = await Promise.all([waiting.done, givingUp]);
+    expect(cancelRun.code).toBe(3);
+    expect(cancelRun.stdout).toMatch(new RegExp(`^cancelled {2}${cancelled.id} `));
+    expect(gaveUp.code).toBe(5);
+    expect(json(gaveUp)).toMatchObject({ id: patient.id, status: expect.stringMatching(/^(queued|running)$/) });
+    await engine.request('POST', `/tasks/${patient.id}/cancel`);
+    await waitForStatus(engine, patient.id, 'cancelled');
+  });
+
+  it('4 for an unknown task; get --wait and submit --wait exit like wait', async () => {
+    const failing = await createTask(engine, { payload: { handler: 'fail', retryable: false } });
+    const [unknown, getWait, submitWait, batchWait] = await Promise.all([
+      cli('wait', 'no-such-task'),
+      cli('get', failing.id, '--wait'),
+      cli('submit', '-t', 'custom', '--payload', '{"handler":"echo"}', '--wait', '--json'),
+      cli('submit', '--ndjson', file('wait.ndjson', '{"type":"custom"}\n{"type":"custom","payload":{"handler":"fail","retryable":false}}\n'), '--wait'),
+    ]);
+    expect(unknown).toMatchObject({ code: 4, stdout: '' });
+    expect(unknown.stderr).toContain('task_not_found');
+    expect(getWait.code).toBe(1);
+    expect(getWait.stdout).toMatch(new RegExp(`^failed {2}${failing.id} `));
+    expect(submitWait.code).toBe(0);
+    expect(json(submitWait)).toMatchObject({ status: 'completed' });
+    expect(batchWait.code).toBe(1);
+    expect(batchWait.stdout).toMatch(/\n2 tasks: 1 (completed|failed), 1 (completed|failed)\n$/);
+  });
+});
