@@ -1,5 +1,5 @@
 // GET /health (CONTRACT section 3): never needs a key; 503 when Redis does not answer within a second.
-import type { Config, TaskStore, WorkerRegistry } from '@taskengine/core';
+import type { Config, Health, TaskStore, WorkerRegistry } from '@taskengine/core';
 import { Router } from 'express';
 import type { Redis } from 'ioredis';
 
@@ -35,7 +35,7 @@ export function healthRoutes({ config, redis, store, registry, version, startedA
       version,
       // Registration with StateMachine and OneAPI checks arrive with the operations issue; until then
       // they are reported as not monitored.
-      dependencies: { state_machine: 'disabled', oneapi: 'disabled' },
+      dependencies: { state_machine: 'disabled', oneapi: 'disabled' } satisfies Health['dependencies'],
       uptime_seconds: Math.round((Date.now() - startedAt) / 1000),
       timestamp: new Date().toISOString(),
     };
@@ -43,9 +43,9 @@ export function healthRoutes({ config, redis, store, registry, version, startedA
       if (redis.status !== 'ready') throw new Error('not connected');
       const [counts, workers] = await withTimeout(Promise.all([store.countsByType(), registry.list(), redis.ping()]), 1000);
       const queueSize = Object.values(counts).reduce((sum, c) => sum + c.statuses.queued, 0);
-      res.json({ status: 'healthy', ...base, redis: 'up', workers: workers.length, queue_size: queueSize });
+      res.json({ status: 'healthy', ...base, redis: 'up', workers: workers.length, queue_size: queueSize } satisfies Health);
     } catch {
-      res.status(503).json({ status: 'unhealthy', ...base, redis: 'down', workers: 0, queue_size: null });
+      res.status(503).json({ status: 'unhealthy', ...base, redis: 'down', workers: 0, queue_size: null } satisfies Health);
     }
   });
   return router;

@@ -1,7 +1,7 @@
 // Turns zod issues into the contract's validation details: one {path, message} per problem, with
 // paths like `tasks[3].config.timeout_seconds`, and one entry per unknown field that names it.
 import type { z } from 'zod';
-import type { ErrorDetail } from '../errors.js';
+import type { ErrorDetail } from './responses.js';
 
 export function formatPath(path: ReadonlyArray<PropertyKey>, prefix = ''): string {
   let out = prefix;
