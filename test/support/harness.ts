@@ -20,6 +20,7 @@ import {
 } from '@taskengine/core';
 import { createExecutorRegistry } from '@taskengine/executors';
 import { WorkerService } from '@taskengine/worker/worker-service';
+import type { Express } from 'express';
 import { Redis } from 'ioredis';
 import { stringify } from 'yaml';
 
@@ -87,6 +88,8 @@ export interface HttpResult<T = any> {
 
 export interface Engine {
   prefix: string;
+  /** The Express app behind baseUrl (e.g. to list the routes it serves). */
+  app: Express;
   config: Config;
   baseUrl: string;
   redis: Redis;
@@ -149,6 +152,7 @@ export async function startEngine(
   const workers: Array<{ service: WorkerService; redis: Redis }> = [];
   const engine: Engine = {
     prefix,
+    app,
     config,
     baseUrl,
     redis,

@@ -18,6 +18,8 @@ import { errorHandler, notFound } from './middleware/errors.js';
 import { rateLimiter } from './middleware/rate-limit.js';
 import { requireRedis } from './middleware/require-redis.js';
 import { securityHeaders } from './middleware/security-headers.js';
+import { buildOpenApiDocument } from './openapi/document.js';
+import { openApiRoutes } from './openapi/routes.js';
 import { healthRoutes, type DependencyStates } from './routes/health.js';
 import { statsRoutes } from './routes/stats.js';
 import { taskRoutes } from './routes/tasks.js';
@@ -50,6 +52,7 @@ export function createApp({ config, redis, store, executors, logger, dependencie
   app.use(metrics.timeRequests());
   app.use(securityHeaders(config));
   app.use(healthRoutes({ config, dependencies, redis, store, registry, version: APP_VERSION, startedAt: Date.now() }));
+  app.use(openApiRoutes(buildOpenApiDocument({ config, executors, version: APP_VERSION, keysRequired: !keyring.open })));
   if (config.dashboard.enabled) {
     app.use(config.dashboard.path, authenticate(keyring, { browser: true }), requireFullAccess, dashboardRouter(config, store));
   }

@@ -1,15 +1,13 @@
 // Errors with a stable code. ApiError is what a route answers (CONTRACT section 3's error body);
 // TaskError is what an executor throws to end an attempt (its code becomes the task's error_code).
-export interface ErrorDetail {
-  path: string;
-  message: string;
-}
+import type { ApiErrorCode, ErrorDetail } from './contracts/responses.js';
 
 export class ApiError extends Error {
   override readonly name = 'ApiError';
   constructor(
     readonly status: number,
-    readonly code: string,
+    /** One of the codes the OpenAPI document lists (contracts/responses.ts); add a new one there. */
+    readonly code: ApiErrorCode,
     message: string,
     readonly details?: unknown,
   ) {

@@ -1,7 +1,9 @@
 // Public surface of @taskengine/core: everything the apps and executors may import.
 export * from './config/schema.js';
 export * from './config/load.js';
+export * from './contracts/responses.js';
 export * from './contracts/task-create.js';
+export * from './contracts/task-list-query.js';
 export * from './contracts/zod-details.js';
 export * from './errors.js';
 export * from './executor.js';

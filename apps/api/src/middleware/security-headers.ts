@@ -1,5 +1,6 @@
-// Security headers (helmet). The JSON API gets helmet's strict defaults; the dashboard's page runs
-// bull-board's own scripts and styles, so its Content-Security-Policy allows them from this origin.
+// Security headers (helmet). The JSON API gets helmet's strict defaults; the pages (the dashboard's
+// bull-board and /docs' Swagger UI) run their own scripts and styles, so their Content-Security-Policy
+// allows them from this origin.
 import type { Config } from '@taskengine/core';
 import type { RequestHandler } from 'express';
 import helmet from 'helmet';

@@ -1,5 +1,5 @@
 // GET /health (CONTRACT section 3): never needs a key; 503 when Redis does not answer within a second.
-import type { Config, TaskStore, WorkerRegistry } from '@taskengine/core';
+import type { Config, Health, TaskStore, WorkerRegistry } from '@taskengine/core';
 import type { DependencyState } from '../galaxy/state-machine-link.js';
 import { Router } from 'express';
 import type { Redis } from 'ioredis';
@@ -41,7 +41,7 @@ export function healthRoutes({ config, dependencies, redis, store, registry, ver
       node: config.node.id,
       name: config.node.name,
       version,
-      dependencies: dependencies(),
+      dependencies: dependencies() satisfies Health['dependencies'],
       uptime_seconds: Math.round((Date.now() - startedAt) / 1000),
       timestamp: new Date().toISOString(),
     };
@@ -50,9 +50,9 @@ export function healthRoutes({ config, dependencies, redis, store, registry, ver
       const [counts, workers] = await withTimeout(Promise.all([store.countsByType(), registry.list(), redis.ping()]), 1000);
       const queueSize = Object.values(counts).reduce((sum, c) => sum + c.statuses.queued, 0);
       const status = base.dependencies.state_machine === 'down' ? 'degraded' : 'healthy';
-      res.json({ status, ...base, redis: 'up', workers: workers.length, queue_size: queueSize });
+      res.json({ status, ...base, redis: 'up', workers: workers.length, queue_size: queueSize } satisfies Health);
     } catch {
-      res.status(503).json({ status: 'unhealthy', ...base, redis: 'down', workers: 0, queue_size: null });
+      res.status(503).json({ status: 'unhealthy', ...base, redis: 'down', workers: 0, queue_size: null } satisfies Health);
     }
   });
   return router;

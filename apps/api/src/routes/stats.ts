@@ -5,8 +5,10 @@ import {
   PRIORITY_NAMES,
   readActivity,
   TASK_TYPES,
+  type Stats,
   type TaskKeys,
   type TaskStore,
+  type WorkerList,
   type WorkerRegistry,
 } from '@taskengine/core';
 import { Router } from 'express';
@@ -19,11 +21,11 @@ export interface StatsDeps {
   registry: WorkerRegistry;
 }
 
-export async function computeStats({ redis, keys, store, registry }: StatsDeps): Promise<Record<string, unknown>> {
+export async function computeStats({ redis, keys, store, registry }: StatsDeps): Promise<Stats> {
   const [counts, activity, workers] = await Promise.all([store.countsByType(), readActivity(redis, keys), registry.list()]);
   const totals = emptyStatusCounts();
-  const byType: Record<string, Record<string, number>> = {};
-  const byPriority = Object.fromEntries(PRIORITY_NAMES.map((name) => [name, { queued: 0, running: 0 }]));
+  const byType = {} as Stats['by_type'];
+  const byPriority = Object.fromEntries(PRIORITY_NAMES.map((name) => [name, { queued: 0, running: 0 }])) as Stats['by_priority'];
   const lifetime = { created: 0, completed: 0, failed: 0, cancelled: 0, timeout: 0, retried: 0 };
   let execSum = 0, execCount = 0, waitSum = 0, waitCount = 0, completedLastMinute = 0, failedLastMinute = 0;
   for (const type of TASK_TYPES) {
@@ -66,7 +68,7 @@ export function statsRoutes(deps: StatsDeps): Router {
   });
   router.get('/workers', async (_req, res) => {
     const workers = await deps.registry.list();
-    res.json({ workers, total: workers.length, busy: workers.filter((w) => w.status === 'busy').length });
+    res.json({ workers, total: workers.length, busy: workers.filter((w) => w.status === 'busy').length } satisfies WorkerList);
   });
   return router;
 }

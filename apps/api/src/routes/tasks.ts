@@ -1,19 +1,28 @@
 // /tasks routes (CONTRACT section 3): create, batch, get, list, cancel.
 import {
   ApiError,
+  encodeListCursor,
   normaliseTaskBody,
-  TASK_STATUSES,
+  taskBatchCreate,
+  TaskListQuery,
   TaskType,
   validationError,
+  zodDetails,
   type Config,
   type ErrorDetail,
   type ExecutorRegistry,
+  type TaskBatchCreated,
+  type TaskCancelled,
+  type TaskCancelRequested,
+  type TaskCreated,
+  type TaskList,
   type TaskSpec,
   type TaskObject,
   type TaskStatus,
   type TaskStore,
 } from '@taskengine/core';
 import { Router, type Request, type Response } from 'express';
+import { z } from 'zod';
 import { principalOf } from '../middleware/authenticate.js';
 
 export interface TaskRouteDeps {
@@ -31,48 +40,6 @@ function bodyObject(req: Request): Record<string, unknown> {
     throw validationError([{ path: '(body)', message: 'must be a JSON object' }]);
   }
   return body as Record<string, unknown>;
-}
-
-const encodeCursor = (member: string): string => Buffer.from(member).toString('base64url');
-
-function decodeCursor(cursor: string): string {
-  const member = Buffer.from(cursor, 'base64url').toString();
-  if (!/^\d{15}:[A-Za-z0-9_.-]{1,128}$/.test(member)) throw validationError([{ path: 'cursor', message: 'not a cursor this server made' }]);
-  return member;
-}
-
-function single(value: unknown, name: string): string | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string') throw validationError([{ path: name, message: 'give it once' }]);
-  return value;
-}
-
-function parseListQuery(query: Request['query']): { statuses?: TaskStatus[]; types?: TaskType[]; limit: number; cursor?: string } {
-  const problems: ErrorDetail[] = [];
-  const statusText = single(query.status, 'status');
-  const typeText = single(query.task_type, 'task_type') ?? single(query.type, 'type');
-  const limitText = single(query.limit, 'limit');
-  const cursorText = single(query.cursor, 'cursor');
-  const statuses = statusText?.split(',').map((s) => s.trim()).filter(Boolean);
-  for (const status of statuses ?? []) {
-    if (!(TASK_STATUSES as readonly string[]).includes(status)) problems.push({ path: 'status', message: `unknown status "${status}"; one of ${TASK_STATUSES.join(', ')}` });
-  }
-  const types = typeText?.split(',').map((s) => s.trim()).filter(Boolean);
-  for (const type of types ?? []) {
-    if (!TaskType.safeParse(type).success) problems.push({ path: 'task_type', message: `unknown task type "${type}"; one of ${TaskType.options.join(', ')}` });
-  }
-  let limit = 100;
-  if (limitText !== undefined) {
-    limit = Number(limitText);
-    if (!/^\d+$/.test(limitText) || limit < 1 || limit > 1000) problems.push({ path: 'limit', message: 'must be a whole number from 1 to 1000' });
-  }
-  if (problems.length) throw validationError(problems);
-  return {
-    statuses: statuses?.length ? (statuses as TaskStatus[]) : undefined,
-    types: types?.length ? (types as TaskType[]) : undefined,
-    limit,
-    cursor: cursorText ? decodeCursor(cursorText) : undefined,
-  };
 }
 
 /** 403 unless the request's API key may use `type` (keys can be scoped to task types). */
@@ -95,6 +62,8 @@ const typeOfBody = (item: unknown): unknown => (item && typeof item === 'object'
 export function taskRoutes({ config, store, executors }: TaskRouteDeps): Router {
   const router = Router();
   const context = () => ({ config, executors, now: Date.now() });
+  // Each task is checked on its own afterwards (normaliseTaskBody), so its problems are named tasks[i]….
+  const BatchEnvelope = taskBatchCreate(config.tasks.max_batch_size, z.unknown());
 
   router.post('/tasks', async (req, res) => {
     const ctx = context();
@@ -103,23 +72,19 @@ export function taskRoutes({ config, store, executors }: TaskRouteDeps): Router 
     const { spec, problems } = normaliseTaskBody(body, ctx);
     if (!spec) throw validationError(problems);
     const [{ task, created }] = (await store.create([spec], ctx.now)) as [{ task: TaskObject; created: boolean }];
-    res.status(created ? 201 : 200).json({ success: true, task_id: task.id, status: task.status, created_at: task.created_at, task });
+    res.status(created ? 201 : 200).json({ success: true, task_id: task.id, status: task.status, created_at: task.created_at, task } satisfies TaskCreated);
   });
 
   router.post('/tasks/batch', async (req, res) => {
-    const body = bodyObject(req);
+    const envelope = BatchEnvelope.safeParse(bodyObject(req));
+    if (!envelope.success) throw validationError(zodDetails(envelope.error));
+    const { tasks } = envelope.data;
+    assertTypeAllowed(res, tasks.map(typeOfBody));
     const problems: ErrorDetail[] = [];
-    for (const key of Object.keys(body)) if (key !== 'tasks') problems.push({ path: key, message: 'unknown field' });
-    const tasks = body.tasks;
-    const max = config.tasks.max_batch_size;
-    if (!Array.isArray(tasks)) problems.push({ path: 'tasks', message: 'must be an array of tasks' });
-    else if (tasks.length < 1 || tasks.length > max) problems.push({ path: 'tasks', message: `must hold 1 to ${max} tasks (tasks.max_batch_size)` });
-    if (problems.length) throw validationError(problems);
-    assertTypeAllowed(res, (tasks as unknown[]).map(typeOfBody));
     const specs: TaskSpec[] = [];
     const seen = new Set<string>();
     const ctx = context();
-    (tasks as unknown[]).forEach((item, i) => {
+    tasks.forEach((item, i) => {
       const result = normaliseTaskBody(item, ctx, `tasks[${i}].`);
       problems.push(...result.problems);
       if (result.spec) {
@@ -135,11 +100,13 @@ export function taskRoutes({ config, store, executors }: TaskRouteDeps): Router 
       task_ids: created.map(({ task }) => task.id),
       count: created.length,
       tasks: created.map(({ task }) => ({ task_id: task.id, status: task.status })),
-    });
+    } satisfies TaskBatchCreated);
   });
 
   router.get('/tasks', async (req, res) => {
-    const query = parseListQuery(req.query);
+    const parsed = TaskListQuery.safeParse(req.query);
+    if (!parsed.success) throw validationError(zodDetails(parsed.error));
+    const query = parsed.data;
     // A scoped key lists only its own types; naming another type is refused like any other use of it.
     if (query.types) assertTypeAllowed(res, query.types);
     else query.types = scopedTypes(res);
@@ -156,14 +123,14 @@ export function taskRoutes({ config, store, executors }: TaskRouteDeps): Router 
       total,
       count: page.tasks.length,
       filters: { status: query.statuses?.join(',') ?? null, type: query.types?.join(',') ?? null },
-      next_cursor: page.nextCursor ? encodeCursor(page.nextCursor) : null,
-    });
+      next_cursor: page.nextCursor ? encodeListCursor(page.nextCursor) : null,
+    } satisfies TaskList);
   });
 
   router.get('/tasks/:id', async (req, res) => {
     const task = await store.get(req.params.id);
     assertTypeAllowed(res, [task.type]);
-    res.json(task);
+    res.json(task satisfies TaskObject);
   });
 
   router.post('/tasks/:id/cancel', async (req, res) => {
@@ -175,7 +142,7 @@ export function taskRoutes({ config, store, executors }: TaskRouteDeps): Router 
       throw new ApiError(409, 'task_not_cancellable', `task ${task.id} is already ${outcome.previous}`, { status: outcome.previous });
     }
     if (outcome.outcome === 'cancelled') {
-      return res.json({ success: true, task_id: task.id, status: 'cancelled', previous_status: outcome.previous });
+      return res.json({ success: true, task_id: task.id, status: 'cancelled', previous_status: outcome.previous } satisfies TaskCancelled);
     }
     // Running: wait for its worker to stop the work, up to server.cancel_wait_seconds.
     const deadline = Date.now() + config.server.cancel_wait_seconds * 1000;
@@ -191,10 +158,10 @@ export function taskRoutes({ config, store, executors }: TaskRouteDeps): Router 
       if (current.status !== 'running') break;
     }
     if (current.status === 'cancelled') {
-      return res.json({ success: true, task_id: task.id, status: 'cancelled', previous_status: 'running' });
+      return res.json({ success: true, task_id: task.id, status: 'cancelled', previous_status: 'running' } satisfies TaskCancelled);
     }
     if (current.status === 'running' || current.status === 'queued' || current.status === 'pending') {
-      return res.status(202).json({ success: true, task_id: task.id, status: 'running', cancel_requested: true });
+      return res.status(202).json({ success: true, task_id: task.id, status: 'running', cancel_requested: true } satisfies TaskCancelRequested);
     }
     throw new ApiError(409, 'task_not_cancellable', `task ${task.id} ended ${current.status} before its worker saw the cancel`, { status: current.status });
   });

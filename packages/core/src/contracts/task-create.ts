@@ -4,10 +4,11 @@ import { createHash, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Config } from '../config/schema.js';
 import { TaskType } from '../config/schema.js';
-import type { ErrorDetail } from '../errors.js';
 import { ApiError } from '../errors.js';
 import type { ExecutorRegistry } from '../executor.js';
-import { DEFAULT_PRIORITY, parsePriority, type Priority } from '../model/priority.js';
+import { BackoffKind } from '../model/backoff.js';
+import { DEFAULT_PRIORITY, parsePriority, PRIORITY_NAMES, type Priority } from '../model/priority.js';
+import type { ErrorDetail, TaskObject } from './responses.js';
 import { zodDetails } from './zod-details.js';
 
 /** Fields a task object has that the server owns: accepted in a body (old clients send them) and ignored. */
@@ -35,49 +36,75 @@ const MAX_METADATA_BYTES = 16 * 1024;
 
 export const TaskConfigInput = z
   .object({
-    timeout_seconds: z.number().positive().optional(),
-    max_retries: z.number().int().min(0).max(25).optional(),
-    retry_delay_seconds: z.number().min(0).optional(),
-    backoff: z.enum(['fixed', 'exponential']).optional(),
+    timeout_seconds: z.number().positive().optional().meta({ description: 'Per attempt, at most tasks.max_timeout; default from config (per type).' }),
+    max_retries: z.number().int().min(0).max(25).optional().meta({ description: 'Retries after the first attempt; default from config.' }),
+    retry_delay_seconds: z.number().min(0).optional().meta({ description: 'Delay before the first retry; default from config.' }),
+    backoff: BackoffKind.optional().meta({ description: 'exponential (default): delay × 2^(n−1) before retry n; fixed: delay every time.' }),
   })
   .strict();
 
-export const TaskCreate = z
+const ignored = z.unknown().optional().meta({ description: 'Server-owned: accepted (clients of the earlier version send it) and ignored.' });
+
+/** The fields of a POST /tasks body; TaskCreate adds the rule that spans two of them. */
+export const TaskCreateFields = z
   .object({
     type: TaskType,
-    id: ClientTaskId.optional(),
-    name: z.string().min(1).max(200).optional(),
+    id: ClientTaskId.optional().meta({ description: 'Client-chosen id: makes the request idempotent (same task again: 200; a different one: 409).' }),
+    name: z.string().min(1).max(200).optional().meta({ description: 'Default: the type.' }),
     priority: z
       .union([z.number(), z.string()])
       .optional()
       .refine((value) => value === undefined || parsePriority(value) !== undefined, {
         message: 'must be 0-4 or one of CRITICAL, HIGH, NORMAL, LOW, BACKGROUND',
-      }),
+      })
+      .meta({ description: `0-4 or its name in any case (${PRIORITY_NAMES.join(', ')}); default ${DEFAULT_PRIORITY}.`, examples: [1, 'HIGH'] }),
     config: TaskConfigInput.optional(),
-    payload: z.record(z.string(), z.unknown()).optional(),
+    payload: z.record(z.string(), z.unknown()).optional().meta({ description: "Checked by the type's payload schema when the task is created." }),
     metadata: z
       .record(z.string(), z.unknown())
       .optional()
       .refine((value) => value === undefined || Buffer.byteLength(JSON.stringify(value)) <= MAX_METADATA_BYTES, {
         message: 'must be at most 16 KiB of JSON',
-      }),
-    scheduled_at: z.iso.datetime({ offset: true }).optional(),
-    delay_seconds: z.number().min(0).optional(),
-    ...Object.fromEntries(SERVER_OWNED_FIELDS.map((field) => [field, z.unknown().optional()])),
+      })
+      .meta({ description: 'At most 16 KiB of JSON; stored and returned as given.' }),
+    scheduled_at: z.iso.datetime({ offset: true }).optional().meta({ description: 'Run at this time (pending until then); not with delay_seconds.' }),
+    delay_seconds: z.number().min(0).optional().meta({ description: 'Run this many seconds from now; not with scheduled_at.' }),
+    ...Object.fromEntries(SERVER_OWNED_FIELDS.map((field) => [field, ignored])),
   })
-  .strict()
-  .refine((body) => !(body.scheduled_at !== undefined && body.delay_seconds !== undefined), {
+  .strict();
+
+function withOneRunTime<S extends z.ZodType<{ scheduled_at?: string; delay_seconds?: number }>>(schema: S): S {
+  return schema.refine((body) => !(body.scheduled_at !== undefined && body.delay_seconds !== undefined), {
     message: 'give scheduled_at or delay_seconds, not both',
     path: ['delay_seconds'],
   });
+}
+
+/** The body of POST /tasks, as the API validates it (the payload is checked by its type's schema next). */
+export const TaskCreate = withOneRunTime(TaskCreateFields);
 export type TaskCreate = z.infer<typeof TaskCreate>;
 
-export interface ResolvedTaskConfig {
-  timeout_seconds: number;
-  max_retries: number;
-  retry_delay_seconds: number;
-  backoff: 'fixed' | 'exponential';
+/**
+ * TaskCreate for one task type, its payload checked by that type's schema: the two checks the API makes
+ * one after the other, as one schema, so the OpenAPI document can show every type's body.
+ */
+export function taskCreateFor(type: TaskType, payloadSchema: z.ZodType) {
+  return withOneRunTime(TaskCreateFields.extend({ type: z.literal(type), payload: payloadSchema.optional() }));
 }
+
+/**
+ * The body of POST /tasks/batch. The API checks the envelope with `item` = z.unknown() and then each task
+ * with TaskCreate (to name `tasks[i]…` in errors); the OpenAPI document passes the TaskCreate union.
+ */
+export function taskBatchCreate<Item extends z.ZodType>(maxBatchSize: number, item: Item) {
+  const size = `must hold 1 to ${maxBatchSize} tasks (tasks.max_batch_size)`;
+  return z
+    .object({ tasks: z.array(item, { error: 'must be an array of tasks' }).min(1, size).max(maxBatchSize, size) })
+    .strict();
+}
+export type TaskBatchCreate = z.infer<ReturnType<typeof taskBatchCreate<z.ZodUnknown>>>;
+
+export type ResolvedTaskConfig = TaskObject['config'];
 
 /** A validated, normalised request to create one task. */
 export interface TaskSpec {

@@ -3,7 +3,7 @@
 // schema may tag an issue with `params: { error_code }` so that the same refusal, met again by the worker
 // at run time (its config may differ from the API's), fails the task with that code.
 import type { z } from 'zod';
-import type { ErrorDetail } from '../errors.js';
+import type { ErrorDetail } from './responses.js';
 
 export function formatPath(path: ReadonlyArray<PropertyKey>, prefix = ''): string {
   let out = prefix;

@@ -4,8 +4,10 @@
 // asked for more (an upstream's Retry-After).
 
 import type { BackoffStrategy } from 'bullmq';
+import { z } from 'zod';
 
-export type BackoffKind = 'fixed' | 'exponential';
+export const BackoffKind = z.enum(['fixed', 'exponential']);
+export type BackoffKind = z.infer<typeof BackoffKind>;
 
 const STRATEGY_NAMES: Record<BackoffKind, string> = { fixed: 'te-fixed', exponential: 'te-exponential' };
 

@@ -1,8 +1,12 @@
 // Task priorities (CONTRACT section 2): the client's 0..4 (or name) and BullMQ's 1..5.
 // BullMQ priority 0 means "unprioritized", which runs before every prioritized job, so no task ever gets it.
+import { z } from 'zod';
+
 export const PRIORITY_NAMES = ['CRITICAL', 'HIGH', 'NORMAL', 'LOW', 'BACKGROUND'] as const;
-export type PriorityName = (typeof PRIORITY_NAMES)[number];
-export type Priority = 0 | 1 | 2 | 3 | 4;
+export const PriorityName = z.enum(PRIORITY_NAMES);
+export type PriorityName = z.infer<typeof PriorityName>;
+export const Priority = z.literal([0, 1, 2, 3, 4]);
+export type Priority = z.infer<typeof Priority>;
 export const DEFAULT_PRIORITY: Priority = 2;
 
 export function priorityName(priority: Priority): PriorityName {

@@ -1,6 +1,9 @@
 // Task statuses (CONTRACT section 2) and error codes that decide them.
+import { z } from 'zod';
+
 export const TASK_STATUSES = ['pending', 'queued', 'running', 'completed', 'failed', 'cancelled', 'timeout'] as const;
-export type TaskStatus = (typeof TASK_STATUSES)[number];
+export const TaskStatus = z.enum(TASK_STATUSES);
+export type TaskStatus = z.infer<typeof TaskStatus>;
 
 export const FINAL_STATUSES: readonly TaskStatus[] = ['completed', 'failed', 'cancelled', 'timeout'];
 export const isFinal = (status: TaskStatus): boolean => FINAL_STATUSES.includes(status);

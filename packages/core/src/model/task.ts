@@ -1,9 +1,10 @@
 // The task object of CONTRACT section 2, read from a BullMQ job hash. A task *is* a BullMQ job (id =
 // job id, queue = its type): BullMQ's hash holds everything, so nothing is stored twice.
 import type { TaskType } from '../config/schema.js';
+import type { TaskObject } from '../contracts/responses.js';
 import { backoffKind } from './backoff.js';
 import { decodeFailure } from './failure.js';
-import { fromBullPriority, priorityName, type Priority, type PriorityName } from './priority.js';
+import { fromBullPriority, priorityName } from './priority.js';
 import type { TaskStatus } from './status.js';
 
 /** What the engine keeps in a job's `data` beside BullMQ's own fields. */
@@ -19,30 +20,6 @@ export interface TaskJobData {
 
 /** Job hash field where a failed task's result is kept (e.g. a command's output on nonzero_exit). */
 export const FAILED_RESULT_FIELD = 'te_result';
-
-export interface TaskObject {
-  id: string;
-  task_id: string;
-  name: string;
-  type: TaskType;
-  priority: Priority;
-  priority_name: PriorityName;
-  status: TaskStatus;
-  config: { timeout_seconds: number; max_retries: number; retry_delay_seconds: number; backoff: 'fixed' | 'exponential' };
-  payload: Record<string, unknown>;
-  metadata: Record<string, unknown>;
-  result: unknown;
-  error: string | null;
-  error_code: string | null;
-  progress: number;
-  created_at: string;
-  scheduled_at: string | null;
-  started_at: string | null;
-  completed_at: string | null;
-  retry_count: number;
-  worker_id: string | null;
-  schedule_id: string | null;
-}
 
 const iso = (ms: string | undefined): string | null => (ms ? new Date(Number(ms)).toISOString() : null);
 

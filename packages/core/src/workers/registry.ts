@@ -1,28 +1,8 @@
 // The worker registry in Redis: each worker process writes its record at every heartbeat; GET /workers
 // lists the records whose heartbeat is younger than 3 intervals. All keys share the `{workers}` tag.
 import type { Redis } from 'ioredis';
-import type { TaskType } from '../config/schema.js';
+import type { WorkerRecord } from '../contracts/responses.js';
 import type { TaskKeys } from '../redis/keys.js';
-
-export type WorkerState = 'idle' | 'busy' | 'stopping';
-
-export interface WorkerRecord {
-  worker_id: string;
-  hostname: string;
-  pid: number;
-  task_types: TaskType[];
-  concurrency: number;
-  concurrency_by_type: Partial<Record<TaskType, number>>;
-  status: WorkerState;
-  active_tasks: number;
-  current_tasks: string[];
-  current_task: string | null;
-  completed_tasks: number;
-  failed_tasks: number;
-  started_at: string;
-  last_activity: string | null;
-  last_heartbeat: string;
-}
 
 export class WorkerRegistry {
   constructor(
