@@ -164,13 +164,19 @@ describe('the image, its Dockerfile replayed in a temporary folder', () => {
       const tracked = execFileSync('git', ['ls-files', ...rootManifest.workspaces], { cwd: REPO_ROOT, encoding: 'utf8' }).split('\n').filter(Boolean);
       for (const workspace of rootManifest.workspaces) {
         expect({ workspace, manifest: existsSync(join(appDir, workspace, 'package.json')) }).toEqual({ workspace, manifest: true });
-        const built = join(REPO_ROOT, workspace, 'dist');
-        const js = (dir: string): string[] => (readdirSync(dir, { recursive: true }) as string[]).filter((file) => file.endsWith('.js')).sort();
-        expect({ workspace, dist: js(join(appDir, workspace, 'dist')) }).toEqual({ workspace, dist: js(built) });
         expect({ workspace, src: existsSync(join(appDir, workspace, 'src')) }).toEqual({ workspace, src: false });
+        const tsconfig = join(REPO_ROOT, workspace, 'tsconfig.json');
+        if (!existsSync(tsconfig)) continue;
+        const outDir = (JSON.parse(readFileSync(tsconfig, 'utf8')) as { compilerOptions?: { outDir?: string } }).compilerOptions?.outDir ?? '.';
+        const js = (dir: string): string[] =>
+          existsSync(dir) ? (readdirSync(dir, { recursive: true }) as string[]).filter((file) => file.endsWith('.js')).sort() : [];
+        const built = js(join(REPO_ROOT, workspace, outDir));
+        expect(built.length).toBeGreaterThan(0);
+        expect({ workspace, built: js(join(appDir, workspace, outDir)) }).toEqual({ workspace, built });
       }
-      // Files a workspace ships beside its code (packages/core/lua): everything tracked but sources and build settings.
-      const runtimeFiles = tracked.filter((file) => !/(^|\/)(src\/|tsconfig[^/]*\.json$)/.test(file));
+      // Files a workspace ships beside its code (packages/core/lua): everything tracked but what the
+      // build stage leaves behind on purpose (sources, build settings, typings, maps).
+      const runtimeFiles = tracked.filter((file) => !/(^|\/)(src\/|tsconfig[^/]*\.json$)|\.d\.ts$|\.map$|\.tsbuildinfo$/.test(file));
       expect(runtimeFiles).toEqual(expect.arrayContaining(['packages/core/lua/list-tasks-9.lua']));
       for (const file of runtimeFiles) expect({ file, present: existsSync(join(appDir, file)) }).toEqual({ file, present: true });
       expect(existsSync(join(appDir, 'config.yaml'))).toBe(true);
