@@ -19,6 +19,8 @@ describe('loadConfig', () => {
     expect(config.tasks.per_type.ai_inference?.default_timeout).toBe(120);
     expect(config.workers.concurrency.ai_inference).toBe(4);
     expect(config.executors.file_operation.root).toBe(join(REPO_ROOT, 'data/files'));
+    expect(config.dashboard).toEqual({ enabled: true, path: '/admin/queues', read_only: true });
+    expect(loadConfig({ path: yamlFile(''), env: {} }).dashboard.read_only).toBe(true);
   });
 
   it('names every bad key of a bad file', () => {

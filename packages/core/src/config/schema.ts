@@ -199,7 +199,12 @@ export const Config = z
       .strict()
       .prefault({}),
     dashboard: z
-      .object({ enabled: z.boolean().default(true), path: z.string().startsWith('/').default('/admin/queues') })
+      .object({
+        enabled: z.boolean().default(true),
+        path: z.string().startsWith('/').default('/admin/queues'),
+        /** false lets operators pause/resume queues and promote delayed tasks there; nothing else (dashboard.ts). */
+        read_only: z.boolean().default(true),
+      })
       .strict()
       .prefault({}),
   })
