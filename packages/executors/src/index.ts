@@ -2,10 +2,12 @@
 // their executors; adding a type here is all it takes for both to know it.
 import type { Config, ExecutorRegistry } from '@taskengine/core';
 import { customTaskType } from './custom/index.js';
+import { fileOperationTaskType } from './file-operation/index.js';
 
-export function createExecutorRegistry(_config: Config): ExecutorRegistry {
+export function createExecutorRegistry(config: Config): ExecutorRegistry {
   return {
     custom: customTaskType(),
+    file_operation: fileOperationTaskType(config),
   };
 }
 
