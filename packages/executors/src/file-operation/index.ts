@@ -4,6 +4,7 @@
 // stable, non-retryable code.
 import type { Config, TaskTypeDefinition } from '@taskengine/core';
 import { PathJail } from '../guards/path-jail.js';
+import { progressUntilAborted } from '../progress.js';
 import { appendFile, readFile, writeFile } from './content.js';
 import type { FileOpContext, FileOpResult } from './context.js';
 import { listFolder, pathExists, statPath } from './inspect.js';
@@ -38,7 +39,7 @@ export function fileOperationTaskType(config: Config): TaskTypeDefinition<FileOp
         maxReadBytes: settings.max_read_bytes,
         maxListEntries: settings.max_list_entries,
         signal: ctx.signal,
-        progress: ctx.progress,
+        progress: progressUntilAborted(ctx),
       });
       return { operation: payload.operation, path: payload.path, success: true, ...result };
     },
