@@ -1,6 +1,6 @@
 // Helpers for the file-touching task types: a sandbox folder per test file (the root, a sibling named
 // like it with a suffix, and a secret file outside), and running one task to its end.
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, realpathSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from '@jest/globals';
@@ -57,4 +57,29 @@ export async function expectRejected(engine: Engine, type: string, payload: Reco
   expect({ status: res.status, code: res.body.error?.code }).toEqual({ status: 400, code: 'validation_error' });
   expect(res.body.error.details.map((d: { path: string }) => d.path)).toContain(path);
   return res.body.error;
+}
+
+export const BLOCK_ROWS = 10_000;
+
+/**
+ * Writes about `megabytes` MB of NDJSON: one block of 10 000 rows (country cycles through 5 values,
+ * score through 0..99.9) written again and again, which is fast. Returns how many rows and blocks.
+ */
+export function writeLargeNdjson(path: string, megabytes: number): { rows: number; blocks: number; bytes: number } {
+  const countries = ['FR', 'DE', 'US', 'JP', 'BR'];
+  const lines = Array.from({ length: BLOCK_ROWS }, (_, i) =>
+    JSON.stringify({ id: i, user: { name: `user${i}`, age: 18 + (i % 60) }, country: countries[i % 5], score: (i % 1000) / 10, note: 'lorem ipsum dolor sit amet' }),
+  );
+  const block = Buffer.from(lines.join('\n') + '\n');
+  const fd = openSync(path, 'w');
+  let blocks = 0;
+  try {
+    while (blocks * block.length < megabytes * 1e6) {
+      writeSync(fd, block);
+      blocks += 1;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return { rows: blocks * BLOCK_ROWS, blocks, bytes: blocks * block.length };
 }
