@@ -1,11 +1,10 @@
 // delete, copy, move, mkdir: the operations that change the tree. The root folder can never be the
 // target (refused at creation, checked again here); a folder in the way of a copy or move is refused
 // even with overwrite (delete it first: overwrite never removes a whole folder by surprise).
-import { lstat, mkdir, readdir, rename, rm, rmdir, unlink, link } from 'node:fs/promises';
-import type { Stats } from 'node:fs';
+import { createWriteStream, type Stats } from 'node:fs';
+import { link, lstat, mkdir, readdir, rename, rm, rmdir, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { createWriteStream } from 'node:fs';
 import { TaskError } from '@taskengine/core';
 import { tempPathBeside, writeFileAtomic } from '../guards/atomic-write.js';
 import { isErrno, onPath } from '../guards/fs-errors.js';
