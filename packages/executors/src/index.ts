@@ -3,6 +3,8 @@
 import type { Config, ExecutorRegistry } from '@taskengine/core';
 import { aiInferenceTaskType } from './ai-inference/index.js';
 import { customTaskType } from './custom/index.js';
+import { dataProcessingTaskType } from './data-processing/index.js';
+import { fileOperationTaskType } from './file-operation/index.js';
 import { networkRequestTaskType, type NetworkRequestOptions } from './network-request/index.js';
 import { systemCommandTaskType } from './system-command/index.js';
 
@@ -11,6 +13,8 @@ export type ExecutorOptions = NetworkRequestOptions;
 export function createExecutorRegistry(config: Config, options: ExecutorOptions = {}): ExecutorRegistry {
   return {
     ai_inference: aiInferenceTaskType(config.dependencies.oneapi),
+    data_processing: dataProcessingTaskType(config),
+    file_operation: fileOperationTaskType(config),
     network_request: networkRequestTaskType(config.executors.network_request, options),
     system_command: systemCommandTaskType(config),
     custom: customTaskType(config),

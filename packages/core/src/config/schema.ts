@@ -151,8 +151,25 @@ export const Config = z
           .prefault({}),
         file_operation: z
           .object({
+            /** The only folder file_operation and data_processing may touch. */
             root: z.string().default('./data/files'),
+            /** A read over this fails with file_too_large: read results are stored in Redis. */
             max_read_bytes: z.number().int().positive().default(10_485_760),
+            /** `list` stops here and answers `truncated: true`. */
+            max_list_entries: z.number().int().positive().default(10_000),
+          })
+          .strict()
+          .prefault({}),
+        data_processing: z
+          .object({
+            /** JSON size of an inline result (it is stored in Redis); over it, output_too_large asks for a destination. */
+            max_inline_output_bytes: z.number().int().positive().default(1_048_576),
+            /** Items a `sort` may hold in memory (sort followed by limit keeps only offset + n). */
+            max_buffered_items: z.number().int().positive().default(100_000),
+            /** Groups of a `group_by`, keys of a `distinct`. */
+            max_groups: z.number().int().positive().default(100_000),
+            /** One source item (an NDJSON line, a CSV record, a JSON array element, roughly). */
+            max_item_bytes: z.number().int().positive().default(1_048_576),
           })
           .strict()
           .prefault({}),

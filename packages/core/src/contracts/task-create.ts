@@ -123,7 +123,8 @@ export interface TaskSpec {
   fingerprint: string;
 }
 
-function canonicalJson(value: unknown): string {
+/** JSON with object keys sorted and undefined members left out: equal values give equal strings. */
+export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   const entries = Object.entries(value as Record<string, unknown>)

@@ -7,8 +7,9 @@
 // write into the root could swap a folder for a symlink in between; the engine itself offers no way to
 // create symlinks, so tasks cannot stage that race on their own.
 import { lstat, mkdir, readlink, realpath } from 'node:fs/promises';
-import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { basename, dirname, isAbsolute, join, normalize, relative, resolve, sep } from 'node:path';
 import { TaskError } from '@taskengine/core';
+import { z } from 'zod';
 
 /** Why a task-supplied relative path is refused before anything touches the disk; null when it is acceptable. */
 export function relativePathProblem(path: string): string | null {
@@ -97,4 +98,22 @@ export function within(root: string, candidate: string): boolean {
   if (candidate === root) return true;
   const rel = relative(root, candidate);
   return rel !== '' && !rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel);
+}
+
+/**
+ * A task-supplied path in a payload schema: refused at creation (400) when it is empty or lexically
+ * escapes the root (`..`, absolute, NUL byte). `.` names the root itself.
+ */
+export const JailedPath = z
+  .string()
+  .min(1, 'must not be empty (use "." for the root folder)')
+  .max(4096)
+  .superRefine((path, ctx) => {
+    const problem = relativePathProblem(path);
+    if (problem) ctx.addIssue({ code: 'custom', message: `path_outside_root: ${problem}` });
+  });
+
+/** True when a relative path names the root folder itself (`.`, `./`, `./.`); `..` forms are refused before. */
+export function namesRoot(path: string): boolean {
+  return normalize(path).replace(/[\\/]+$/, '') === '.';
 }
