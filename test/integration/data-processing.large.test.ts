@@ -110,3 +110,38 @@ describe('cancel', () => {
     expect(existsSync(join(box.root, 'out/all.json'))).toBe(false);
   });
 });
+
+describe('timeout', () => {
+  let engine: Engine;
+  beforeAll(async () => {
+    engine = await startEngine({
+      label: 'files-timeout',
+      overrides: { executors: { file_operation: { root: box.root, max_read_bytes: 1_000_000_000 } } },
+      worker: { types: ['data_processing', 'file_operation'], concurrency: 1 },
+    });
+  });
+  afterAll(async () => engine.stop());
+
+  /** Names in the root other than the big file and the streaming test's output: temp files left behind. */
+  const leftovers = (): string[] => readdirSync(box.root).filter((name) => name !== 'big.ndjson' && name !== 'out');
+
+  it('ends a data_processing run at timeout_seconds with nothing written', async () => {
+    const task = await createTask(engine, {
+      type: 'data_processing',
+      payload: { source: { file: 'big.ndjson' }, destination: { file: 'slow.json' } },
+      config: { timeout_seconds: 1, max_retries: 0 },
+    });
+    expect(await waitForStatus(engine, task.id, 'timeout')).toMatchObject({ error_code: 'timeout' });
+    await waitFor(() => leftovers().length === 0, { what: 'no destination or temp file' });
+  });
+
+  it('ends a file_operation copy at timeout_seconds: no destination, no temp file', async () => {
+    const task = await createTask(engine, {
+      type: 'file_operation',
+      payload: { operation: 'copy', path: 'big.ndjson', destination: 'copy.ndjson' },
+      config: { timeout_seconds: 0.05, max_retries: 0 },
+    });
+    expect(await waitForStatus(engine, task.id, 'timeout')).toMatchObject({ error_code: 'timeout' });
+    await waitFor(() => leftovers().length === 0, { what: 'no destination or temp file' });
+  });
+});
