@@ -41,6 +41,8 @@ export const APP_VERSION = (JSON.parse(readFileSync(new URL('../package.json', i
 export function createApp({ config, redis, store, executors, logger, dependencies = NOT_WATCHED }: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
+  // Answers are fresh JSON, never revalidated: hashing each body for an ETag is wasted work.
+  app.set('etag', false);
   app.set('query parser', 'simple');
   const keys = new TaskKeys(config.redis.prefix);
   const registry = new WorkerRegistry(redis, keys, config.workers.heartbeat_interval);

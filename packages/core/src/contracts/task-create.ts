@@ -119,8 +119,11 @@ export interface TaskSpec {
   metadata: Record<string, unknown>;
   /** When it may run, ms since epoch; null for "now". */
   runAtMs: number | null;
-  /** Hash of everything that defines the task, compared when a client id is posted again. */
-  fingerprint: string;
+  /**
+   * Hash of everything that defines the task, compared when a client id is posted again; only tasks
+   * with a client id have one (hashing every task would cost the hot path for nothing).
+   */
+  fingerprint: string | null;
 }
 
 /** JSON with object keys sorted and undefined members left out: equal values give equal strings. */
@@ -194,10 +197,13 @@ export function normaliseTaskBody(
   const metadata = input.metadata ?? {};
   // delay_seconds is compared as given: the same request posted twice must match although "now" moved.
   const when = input.scheduled_at ?? (input.delay_seconds !== undefined ? { delay_seconds: input.delay_seconds } : null);
-  const fingerprint = createHash('sha256')
-    .update(canonicalJson({ type: input.type, name, priority, config: taskConfig, payload, metadata, when }))
-    .digest('base64url')
-    .slice(0, 22);
+  const fingerprint =
+    input.id === undefined
+      ? null
+      : createHash('sha256')
+          .update(canonicalJson({ type: input.type, name, priority, config: taskConfig, payload, metadata, when }))
+          .digest('base64url')
+          .slice(0, 22);
   return {
     spec: {
       id: input.id ?? randomUUID(),

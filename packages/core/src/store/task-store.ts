@@ -16,6 +16,7 @@ import { priorityName, toBullPriority, type Priority } from '../model/priority.j
 import { emptyStatusCounts, type TaskStatus } from '../model/status.js';
 import { taskFromJobHash, type TaskJobData } from '../model/task.js';
 import { createdMember, TaskKeys } from '../redis/keys.js';
+import { TurnBatcher } from './turn-batcher.js';
 import { statsField } from '../stats/counters.js';
 import { defineEngineCommands, type EngineRedis } from '../redis/scripts.js';
 
@@ -89,7 +90,7 @@ export class TaskStore {
     const data: TaskJobData = { payload: spec.payload, timeout_seconds: spec.config.timeout_seconds };
     if (Object.keys(spec.metadata).length) data.metadata = spec.metadata;
     if (spec.runAtMs !== null) data.scheduled_at = new Date(spec.runAtMs).toISOString();
-    if (spec.clientId) data.fingerprint = spec.fingerprint;
+    if (spec.fingerprint) data.fingerprint = spec.fingerprint;
     return new Job(this.queues[spec.type], spec.name, data, {
       jobId: spec.id,
       timestamp: now,
@@ -161,6 +162,36 @@ export class TaskStore {
   }
 
   /**
+   * Writes the specs of every create() of one event-loop turn in one MULTI: each job (BullMQ's own add
+   * script), its index entry and the creation counters. A request's tasks are all written or none.
+   */
+  private readonly writes = new TurnBatcher<{ specs: TaskSpec[]; now: number }, void>(async (requests) => {
+    // BullMQ's client wraps our ioredis connection; its MULTI forwards plain commands to ioredis.
+    const client = await this.queues[requests[0]!.specs[0]!.type].backend.client;
+    const tx = client.multi() as unknown as ChainableCommander;
+    const createdCounts = new Map<string, { type: TaskType; priority: Priority; count: number }>();
+    const ranges: Array<[number, number]> = [];
+    let commands = 0;
+    for (const { specs, now } of requests) {
+      const first = commands;
+      for (const spec of specs) {
+        void this.jobFor(spec, now).addJob(tx as never);
+        tx.zadd(this.keys.created(spec.type), 0, createdMember(now, spec.id));
+        commands += 2;
+        const group = `${spec.type}:${spec.priority}`;
+        const entry = createdCounts.get(group) ?? { type: spec.type, priority: spec.priority, count: 0 };
+        entry.count++;
+        createdCounts.set(group, entry);
+      }
+      ranges.push([first, commands]);
+    }
+    for (const { type, priority, count } of createdCounts.values()) tx.hincrby(this.keys.stats(type), statsField.created(priority), count);
+    const results = await tx.exec();
+    if (!results) throw new Error('task creation transaction was aborted');
+    return ranges.map(([from, to]) => results.slice(from, to).find(([err]) => err)?.[0] ?? undefined);
+  });
+
+  /**
    * Creates tasks atomically (one MULTI: every job, its index entry and the creation counters).
    * Returns each task and whether it was created now (false: an idempotent repeat).
    */
@@ -168,25 +199,7 @@ export class TaskStore {
     // `now` must be the time the specs were normalised with, so a delay counts from created_at.
     const existing = await this.claimClientIds(specs);
     const fresh = specs.filter((spec) => !existing.has(spec.id));
-    if (fresh.length > 0) {
-      // BullMQ's client wraps our ioredis connection; its MULTI forwards plain commands to ioredis.
-      const client = await this.queues[fresh[0]!.type].backend.client;
-      const tx = client.multi() as unknown as ChainableCommander;
-      const createdCounts = new Map<string, { type: TaskType; priority: Priority; count: number }>();
-      for (const spec of fresh) {
-        void this.jobFor(spec, now).addJob(tx as never);
-        tx.zadd(this.keys.created(spec.type), 0, createdMember(now, spec.id));
-        const group = `${spec.type}:${spec.priority}`;
-        const entry = createdCounts.get(group) ?? { type: spec.type, priority: spec.priority, count: 0 };
-        entry.count++;
-        createdCounts.set(group, entry);
-      }
-      for (const { type, priority, count } of createdCounts.values()) tx.hincrby(this.keys.stats(type), statsField.created(priority), count);
-      const results = await tx.exec();
-      const failure = results?.find(([err]) => err)?.[0];
-      if (failure) throw failure;
-      if (!results) throw new Error('task creation transaction was aborted');
-    }
+    if (fresh.length > 0) await this.writes.submit({ specs: fresh, now });
     return specs.map((spec) => {
       const previous = existing.get(spec.id);
       if (previous) return { task: previous, created: false };
