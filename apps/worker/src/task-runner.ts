@@ -77,7 +77,7 @@ export class TaskRunner {
       const ctx: ExecutionContext = {
         signal: controller.signal,
         progress: progress.report,
-        log: taskLog(log),
+        log,
         task: {
           id,
           type,
@@ -101,7 +101,7 @@ export class TaskRunner {
   }
 
   /** Decides what BullMQ does with a failed attempt, recording what counts need first. */
-  private async failure(job: Job, token: string | undefined, err: unknown, log: Logger): Promise<Error> {
+  private async failure(job: Job, token: string | undefined, err: unknown, log: TaskLog): Promise<Error> {
     const type = this.typeOf(job);
     const id = job.id!;
     const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
@@ -172,11 +172,4 @@ export class TaskRunner {
       },
     };
   }
-}
-
-function taskLog(logger: Logger): TaskLog {
-  const at = (level: 'debug' | 'info' | 'warn' | 'error') => (message: string, meta?: Record<string, unknown>): void => {
-    logger.log(level, message, meta);
-  };
-  return Object.assign(at('info'), { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') });
 }

@@ -3,6 +3,7 @@
 // a log. Task lines carry `task_id` and `type` (use `taskLogger`).
 import winston from 'winston';
 import type { Config } from './config/schema.js';
+import type { TaskLog } from './executor.js';
 
 export type Logger = winston.Logger;
 
@@ -39,6 +40,16 @@ export function createLogger(config: Pick<Config, 'logging'>, service: string): 
   });
 }
 
-export function taskLogger(logger: Logger, task: { id: string; type: string }): Logger {
-  return logger.child({ task_id: task.id, type: task.type });
+/**
+ * A task's log: every line carries `task_id` and `type`. A line below the logger's level costs one
+ * check: winston would otherwise format it (timestamp, JSON) before its transport drops it, on the
+ * hot path of every task.
+ */
+export function taskLogger(logger: Logger, task: { id: string; type: string }): TaskLog {
+  const at =
+    (level: 'debug' | 'info' | 'warn' | 'error') =>
+    (message: string, meta?: Record<string, unknown>): void => {
+      if (logger.isLevelEnabled(level)) logger.log(level, message, { task_id: task.id, type: task.type, ...meta });
+    };
+  return Object.assign(at('info'), { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') });
 }
