@@ -105,7 +105,7 @@ export async function stopAll(): Promise<void> {
 
 export interface RedisHandle {
   url: string;
-  /** True when the benchmark started it: it may then be flushed as a whole. */
+  /** True when the benchmark started it. */
   private: boolean;
   version: string;
   admin: Redis;
@@ -146,12 +146,8 @@ export async function openRedis(url: string | undefined): Promise<RedisHandle> {
   };
 }
 
-/** Deletes everything a side wrote: FLUSHALL on a private Redis, else every key under its prefix. */
+/** Deletes everything a side wrote: every key under its prefix. */
 export async function wipe(redis: RedisHandle, prefix: string): Promise<void> {
-  if (redis.private) {
-    await redis.admin.flushall();
-    return;
-  }
   let cursor = '0';
   do {
     const [next, keys] = await redis.admin.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 5000);
@@ -193,9 +189,10 @@ export abstract class Side {
   constructor(
     readonly name: SideName,
     protected readonly redis: RedisHandle,
-    runId: string,
+    protected readonly runId: string,
+    label: string,
   ) {
-    this.prefix = `bench-${runId}-${name === 'project' ? 'te' : 'raw'}`;
+    this.prefix = `bench-${runId}-${label}`;
     this.queue = new Queue(QUEUE_NAME, { connection: redis.admin, prefix: this.prefix });
   }
 
@@ -240,6 +237,25 @@ export abstract class Side {
     await wipe(this.redis, this.prefix);
   }
 
+  /**
+   * Waits until the side's job count stops changing: a load generator that stops still leaves requests
+   * in the server, whose tasks must not land after a wipe (in the next scenario's figures).
+   */
+  async quiesce(): Promise<void> {
+    const total = async (): Promise<number> => Object.values(await this.queue.getJobCounts()).reduce((sum, n) => sum + n, 0);
+    let last = await total();
+    await waitFor(
+      async () => {
+        await sleep(200);
+        const now = await total();
+        const still = now === last;
+        last = now;
+        return still;
+      },
+      { timeoutMs: 60_000, intervalMs: 0, what: `${this.name} to stop adding tasks` },
+    );
+  }
+
   async close(): Promise<void> {
     await this.api?.stop();
     await this.queue.close();
@@ -260,8 +276,9 @@ export class ProjectSide extends Side {
     redis: RedisHandle,
     runId: string,
     private readonly options: ProjectOptions,
+    label = 'te',
   ) {
-    super('project', redis, runId);
+    super('project', redis, runId, label);
     // JSON is YAML; relative paths in the config (executor folders) land in the temporary folder.
     const config = {
       redis: { url: redis.url, prefix: this.prefix },
@@ -272,6 +289,11 @@ export class ProjectSide extends Side {
       auth: { api_keys: [] },
     };
     writeFileSync(this.configPath, JSON.stringify(config, null, 2));
+  }
+
+  /** Another project deployment on the same Redis under a prefix of its own (its API not started yet). */
+  sibling(label: string): ProjectSide {
+    return new ProjectSide(this.redis, this.runId, this.options, label);
   }
 
   private env(extra: Record<string, string>): Record<string, string> {
@@ -296,7 +318,7 @@ export class ProjectSide extends Side {
 /** Plain BullMQ: the 15-line Express handler and the raw Worker (bench/src/baselines). */
 export class BaselineSide extends Side {
   constructor(redis: RedisHandle, runId: string) {
-    super('baseline', redis, runId);
+    super('baseline', redis, runId, 'raw');
   }
 
   protected spawnApi(port: number): Child {

@@ -37,7 +37,7 @@ const HELP = `Usage: npm run bench -- [options]
   --duration S           seconds per ingest run and of the latency run's load (default 10)
   --scale-duration S     seconds per scale-with-size measurement (default 5)
   --warmup S             unrecorded load before each ingest run (default 1)
-  --repeats N            runs per side, in alternating order; figures are medians (default 2)
+  --repeats N            runs per side, in alternating order; figures are medians (default 3)
   --tasks N              tasks of the process and memory runs (default 20000)
   --retained N           tasks retained in scale-with-size's large run (default 200000)
   --retained-small N     ... in its small run (default 10000)
@@ -106,7 +106,7 @@ export function parseOptions(argv: string[], resultsDir: string): Options {
     duration: num('duration', 10, 0.3, false),
     scaleDuration: num('scale-duration', 5, 0.2, false),
     warmup: warmupRaw === '0' ? 0 : num('warmup', 1, 0, false),
-    repeats: num('repeats', 2, 1),
+    repeats: num('repeats', 3, 1),
     tasks: num('tasks', 20_000, 200),
     retained: num('retained', 200_000, 1000),
     retainedSmall: num('retained-small', 10_000, 200),

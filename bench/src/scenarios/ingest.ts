@@ -14,8 +14,10 @@ export async function ingestSingle(ctx: Context): Promise<Omit<ScenarioResult, '
   const run = async (side: Side): Promise<number> => {
     const url = `${side.apiUrl}/tasks`;
     if (warmup > 0) await cannon({ url, method: 'POST', body, connections, seconds: warmup });
+    await side.quiesce();
     await side.wipe();
     const result = await cannon({ url, method: 'POST', body, connections, seconds: duration });
+    await side.quiesce();
     await side.wipe();
     ctx.log(`  ${side.name}: ${Math.round(result.perSecond)} req/s (p99 ${result.latency.p99} ms)`);
     return result.perSecond;
@@ -47,8 +49,10 @@ export async function ingestBatch(ctx: Context): Promise<Omit<ScenarioResult, 's
       if (side.name === 'project') {
         const url = `${side.apiUrl}/tasks/batch`;
         if (warmup > 0) await cannon({ url, method: 'POST', body, connections: batchConnections, seconds: warmup });
+        await side.quiesce();
         await side.wipe();
         const result = await cannon({ url, method: 'POST', body, connections: batchConnections, seconds: duration });
+        await side.quiesce();
         perSecond = result.perSecond * batchSize;
       } else {
         const addBulk = async (): Promise<void> => void (await rawQueue.addBulk(bulkJobs(batchSize)));
