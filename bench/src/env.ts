@@ -2,7 +2,7 @@
 // on it, each side under a key prefix of its own: the project's real API and worker (apps/*/dist/main.js
 // with a written config) and the baseline's Express handler and raw BullMQ worker.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -108,6 +108,8 @@ export interface RedisHandle {
   /** True when the benchmark started it. */
   private: boolean;
   version: string;
+  /** The redis-server's pid (from INFO), to read its CPU time when it runs on this machine. */
+  pid: number | undefined;
   admin: Redis;
   stop(): Promise<void>;
 }
@@ -133,10 +135,12 @@ export async function openRedis(url: string | undefined): Promise<RedisHandle> {
   const admin = new Redis(url, { maxRetriesPerRequest: null });
   const info = await admin.info('server');
   const version = /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown';
+  const pid = Number(/process_id:(\d+)/.exec(info)?.[1]) || undefined;
   return {
     url,
     private: server !== null,
     version,
+    pid,
     admin,
     async stop() {
       await admin.quit().catch(() => {});
@@ -176,6 +180,37 @@ export async function memoryUnder(redis: RedisHandle, prefix: string): Promise<{
   return { bytes, keys };
 }
 
+/** CPU time (user + system, ms) a local process has used so far; null when it cannot be read. */
+export function cpuMs(pid: number | undefined): number | null {
+  if (!pid) return null;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10; // utime + stime, in 100 Hz ticks
+  } catch {
+    return null;
+  }
+}
+
+/** CPU milliseconds each named process (a pid, or 'self' for this one) uses between start and read(). */
+export function cpuMeter(pids: Record<string, number | 'self' | undefined>): { read(): Record<string, number | null> } {
+  const now = (pid: number | 'self' | undefined): number | null => {
+    if (pid !== 'self') return cpuMs(pid);
+    const usage = process.cpuUsage();
+    return (usage.user + usage.system) / 1000;
+  };
+  const start = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, now(pid)]));
+  return {
+    read: () =>
+      Object.fromEntries(
+        Object.entries(pids).map(([name, pid]) => {
+          const [before, after] = [start[name], now(pid)];
+          return [name, before == null || after == null ? null : after - before];
+        }),
+      ),
+  };
+}
+
 export type SideName = 'project' | 'baseline';
 
 /** One side of the comparison: its prefix, its queue (for pause, counts and direct adds) and its processes. */
@@ -194,6 +229,10 @@ export abstract class Side {
   ) {
     this.prefix = `bench-${runId}-${label}`;
     this.queue = new Queue(QUEUE_NAME, { connection: redis.admin, prefix: this.prefix });
+  }
+
+  get apiPid(): number | undefined {
+    return this.api?.proc.pid;
   }
 
   protected abstract spawnApi(port: number): Child;

@@ -16,7 +16,7 @@ export interface Metric {
   /** Median over the runs (the figure of each run is in `runs`). */
   project: number;
   baseline: number | null;
-  /** project ÷ baseline. */
+  /** project ÷ baseline (null without a baseline, or when it is 0). */
   ratio: number | null;
   target: Target | null;
   met: boolean | null;
@@ -29,6 +29,11 @@ export interface ScenarioResult {
   method: { project: string; baseline: string };
   settings: Record<string, unknown>;
   metrics: Metric[];
+  /**
+   * Where the time went: CPU microseconds per task of each process involved (median over the runs; Linux
+   * /proc, 10 ms ticks; redis only when it runs on this machine; bench = this process, the load generator).
+   */
+  cpu_us_per_task?: Record<string, Record<string, number | null>>;
   /** Every target of the scenario met (null: it has none). */
   met: boolean | null;
   seconds: number;
@@ -60,7 +65,8 @@ export function metric(
 ): Metric {
   const project = median(runs.project);
   const baseline = runs.baseline?.length ? median(runs.baseline) : null;
-  const ratio = baseline === null ? null : project / baseline;
+  // A baseline of 0 (a latency below the timestamps' 1 ms resolution) gives no ratio.
+  const ratio = baseline === null || baseline === 0 ? null : project / baseline;
   const judged = target === null ? null : target.on === 'ratio' ? ratio : project;
   return {
     metric: name,

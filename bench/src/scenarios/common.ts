@@ -3,7 +3,8 @@
 import type { Options } from '../options.js';
 import { jobData, jobOptions } from '../baselines/job.js';
 import type { BaselineSide, ProjectSide, RedisHandle, Side } from '../env.js';
-import { waitFor } from '../env.js';
+import { cpuMeter, waitFor } from '../env.js';
+import { median } from '../report.js';
 import { bounded, httpOk } from '../load.js';
 
 export interface Context {
@@ -64,4 +65,30 @@ export async function alternate<T>(ctx: Context, run: (side: Side) => Promise<T>
     for (const side of order) out[side.name].push(await run(side));
   }
   return out;
+}
+
+/** Microseconds of CPU per task, by process. */
+export type CpuPerTask = Record<string, number | null>;
+
+/** Starts measuring the CPU the named processes spend; `perTask(n)` divides what they used since by n tasks. */
+export function cpuPerTask(pids: Record<string, number | 'self' | undefined>): { perTask(tasks: number): CpuPerTask } {
+  const meter = cpuMeter(pids);
+  return {
+    perTask: (tasks) =>
+      Object.fromEntries(Object.entries(meter.read()).map(([name, ms]) => [name, ms === null ? null : Math.round((ms * 1000) / tasks)])),
+  };
+}
+
+/** Each side's median CPU per task over its runs, by process. */
+export function medianCpu(runs: { project: Array<{ cpu: CpuPerTask }>; baseline: Array<{ cpu: CpuPerTask }> }): Record<string, CpuPerTask> {
+  const side = (list: Array<{ cpu: CpuPerTask }>): CpuPerTask => {
+    const names = Object.keys(list[0]?.cpu ?? {});
+    return Object.fromEntries(
+      names.map((name) => {
+        const values = list.map((run) => run.cpu[name]).filter((v): v is number => typeof v === 'number');
+        return [name, values.length ? median(values) : null];
+      }),
+    );
+  };
+  return { project: side(runs.project), baseline: side(runs.baseline) };
 }

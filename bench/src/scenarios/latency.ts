@@ -108,6 +108,7 @@ export async function latency(ctx: Context): Promise<Omit<ScenarioResult, 'secon
         offered_per_s: rate,
         duration_s: duration,
         tasks: Math.round(rate * duration),
+        resolution: 'timestamps are whole milliseconds on both sides',
         concurrency,
         achieved_per_s: { project: runs.project.map((r) => r.offeredPerSecond), baseline: runs.baseline.map((r) => r.offeredPerSecond) },
       },

@@ -4,12 +4,13 @@ import type { Side } from '../env.js';
 import { memoryUnder } from '../env.js';
 import { httpOk, performance } from '../load.js';
 import { metric, scenarioMet, type ScenarioResult } from '../report.js';
-import { alternate, fill, SMALL_PAYLOAD, waitCompleted, type Context } from './common.js';
+import { alternate, cpuPerTask, fill, medianCpu, SMALL_PAYLOAD, waitCompleted, type Context, type CpuPerTask } from './common.js';
 
 interface ProcessRun {
   perSecond: number;
   bytesPerTask: number;
   keys: number;
+  cpu: CpuPerTask;
 }
 
 async function processRun(ctx: Context, side: Side): Promise<ProcessRun> {
@@ -22,9 +23,11 @@ async function processRun(ctx: Context, side: Side): Promise<ProcessRun> {
   try {
     await fill(ctx, side, tasks);
     const started = performance.now();
+    const meter = cpuPerTask({ worker: worker.proc.pid, redis: ctx.redis.pid });
     await side.queue.resume();
     await waitCompleted(side, tasks);
     const seconds = (performance.now() - started) / 1000;
+    const cpu = meter.perTask(tasks);
     worker.assertRunning();
     if (side.name === 'project') {
       const stats = await httpOk<{ completed: number; failed: number }>(side.apiUrl, 'GET', '/stats');
@@ -33,8 +36,10 @@ async function processRun(ctx: Context, side: Side): Promise<ProcessRun> {
     await worker.stop();
     // Weighed once the worker has left (its registry entry gone, its counters flushed).
     const memory = await memoryUnder(ctx.redis, side.prefix);
-    const run = { perSecond: tasks / seconds, bytesPerTask: memory.bytes / tasks, keys: memory.keys };
-    ctx.log(`  ${side.name}: ${Math.round(run.perSecond)} tasks/s, ${Math.round(run.bytesPerTask)} B/task (${memory.keys} keys)`);
+    const run = { perSecond: tasks / seconds, bytesPerTask: memory.bytes / tasks, keys: memory.keys, cpu };
+    ctx.log(
+      `  ${side.name}: ${Math.round(run.perSecond)} tasks/s, ${Math.round(run.bytesPerTask)} B/task (${memory.keys} keys; CPU µs/task ${JSON.stringify(cpu)})`,
+    );
     return run;
   } finally {
     await worker.stop();
@@ -45,7 +50,7 @@ async function processRun(ctx: Context, side: Side): Promise<ProcessRun> {
 export async function processAndMemory(ctx: Context): Promise<{ process: Omit<ScenarioResult, 'seconds'>; memory: Omit<ScenarioResult, 'seconds'> }> {
   const { tasks, concurrency } = ctx.opts;
   const runs = await alternate(ctx, (side) => processRun(ctx, side));
-  const pick = (key: keyof ProcessRun) => ({ project: runs.project.map((r) => r[key]), baseline: runs.baseline.map((r) => r[key]) });
+  const pick = (key: 'perSecond' | 'bytesPerTask') => ({ project: runs.project.map((r) => r[key]), baseline: runs.baseline.map((r) => r[key]) });
   const processMetrics = [metric('completed', 'tasks/s', pick('perSecond'), { on: 'ratio', op: '>=', value: 0.7 })];
   const memoryMetrics = [metric('Redis per completed task', 'bytes', pick('bytesPerTask'), { on: 'ratio', op: '<=', value: 1.5 })];
   const fills = {
@@ -63,6 +68,7 @@ export async function processAndMemory(ctx: Context): Promise<{ process: Omit<Sc
         timing: 'queue paused while the worker starts and tasks are added; clock from resume until the completed count (polled every 20 ms) reaches all',
       },
       metrics: processMetrics,
+      cpu_us_per_task: medianCpu(runs),
       met: scenarioMet(processMetrics),
     },
     memory: {
