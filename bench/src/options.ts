@@ -54,7 +54,20 @@ const HELP = `Usage: npm run bench -- [options]
   --cpu-prof             profile the project's API and worker processes (bench/results/profiles)
 `;
 
+/** A bad command line: reported as one line, without a stack. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
 export function parseOptions(argv: string[], resultsDir: string): Options {
+  try {
+    return parseCommandLine(argv, resultsDir);
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message} (see --help)`);
+  }
+}
+
+function parseCommandLine(argv: string[], resultsDir: string): Options {
   const { values } = parseArgs({
     args: argv,
     options: {

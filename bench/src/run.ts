@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { BaselineSide, machine, newRunId, openRedis, ProjectSide, REPO_ROOT, stopAll } from './env.js';
-import { parseOptions, type ScenarioName } from './options.js';
+import { parseOptions, UsageError, type ScenarioName } from './options.js';
 import { table, type ScenarioResult } from './report.js';
 import { cancel } from './scenarios/cancel.js';
 import type { Context } from './scenarios/common.js';
@@ -91,7 +91,7 @@ async function main(): Promise<void> {
 }
 
 main().catch(async (err: Error) => {
-  process.stderr.write(`benchmark failed: ${err.stack ?? err.message}\n`);
+  process.stderr.write(err instanceof UsageError ? `${err.message}\n` : `benchmark failed: ${err.stack ?? err.message}\n`);
   await stopAll().catch(() => {});
   process.exit(1);
 });
