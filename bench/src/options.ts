@@ -1,0 +1,137 @@
+// Command line of `npm run bench` (node bench/dist/run.js).
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+
+export const SCENARIOS = ['ingest-single', 'ingest-batch', 'process', 'latency', 'scale-with-size', 'memory', 'cancel'] as const;
+export type ScenarioName = (typeof SCENARIOS)[number];
+
+export interface Options {
+  scenarios: ScenarioName[];
+  smoke: boolean;
+  /** Seconds of each autocannon run (ingest) and of the latency run's offered load. */
+  duration: number;
+  /** Seconds of each autocannon run of scale-with-size. */
+  scaleDuration: number;
+  /** Seconds of unrecorded load before each ingest run, so both servers are warm. */
+  warmup: number;
+  /** Runs per side; sides alternate (project first in even rounds, baseline first in odd ones). */
+  repeats: number;
+  connections: number;
+  batchSize: number;
+  batchConnections: number;
+  concurrency: number;
+  tasks: number;
+  latencyRate: number;
+  retained: number;
+  retainedSmall: number;
+  scaleConnections: number;
+  cancels: number;
+  redisUrl: string | undefined;
+  out: string;
+  cpuProf: boolean;
+}
+
+const HELP = `Usage: npm run bench -- [options]
+
+  --scenarios a,b        which to run (default all): ${SCENARIOS.join(', ')}
+  --duration S           seconds per ingest run and of the latency run's load (default 10)
+  --scale-duration S     seconds per scale-with-size measurement (default 5)
+  --warmup S             unrecorded load before each ingest run (default 1)
+  --repeats N            runs per side, in alternating order; figures are medians (default 3)
+  --tasks N              tasks of the process and memory runs (default 20000)
+  --retained N           tasks retained in scale-with-size's large run (default 200000)
+  --retained-small N     ... in its small run (default 10000)
+  --connections N        autocannon connections of ingest-single (default 64)
+  --batch-size N         tasks per POST /tasks/batch and per addBulk (default 1000)
+  --batch-connections N  batches in flight in ingest-batch (default 4)
+  --concurrency N        worker concurrency (default 100)
+  --rate N               tasks/s offered in the latency run (default 500)
+  --scale-connections N  autocannon connections of scale-with-size (default 16)
+  --cancels N            cancels measured (default 50)
+  --smoke                tiny sizes, a second or so per scenario; writes bench/results/smoke.json
+  --redis-url URL        use this Redis (also REDIS_URL); default: a private redis-server
+  --out FILE             where to write the results (default bench/results/latest.json)
+  --cpu-prof             profile the project's API and worker processes (bench/results/profiles)
+`;
+
+/** A bad command line: reported as one line, without a stack. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+export function parseOptions(argv: string[], resultsDir: string): Options {
+  try {
+    return parseCommandLine(argv, resultsDir);
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message} (see --help)`);
+  }
+}
+
+function parseCommandLine(argv: string[], resultsDir: string): Options {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      scenarios: { type: 'string' },
+      duration: { type: 'string' },
+      'scale-duration': { type: 'string' },
+      warmup: { type: 'string' },
+      repeats: { type: 'string' },
+      tasks: { type: 'string' },
+      retained: { type: 'string' },
+      'retained-small': { type: 'string' },
+      connections: { type: 'string' },
+      'batch-size': { type: 'string' },
+      'batch-connections': { type: 'string' },
+      concurrency: { type: 'string' },
+      rate: { type: 'string' },
+      'scale-connections': { type: 'string' },
+      cancels: { type: 'string' },
+      smoke: { type: 'boolean', default: false },
+      'redis-url': { type: 'string' },
+      out: { type: 'string' },
+      'cpu-prof': { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    process.exit(0);
+  }
+  const smoke = values.smoke ?? false;
+  const num = (name: keyof typeof values, normal: number, tiny: number, integer = true): number => {
+    const raw = values[name];
+    if (raw === undefined) return smoke ? tiny : normal;
+    const value = Number(raw);
+    if (!Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) {
+      throw new Error(`--${name}: expected a positive ${integer ? 'whole ' : ''}number, got "${String(raw)}"`);
+    }
+    return value;
+  };
+  const scenarios = values.scenarios ? values.scenarios.split(',').map((s) => s.trim()).filter(Boolean) : [...SCENARIOS];
+  for (const name of scenarios) {
+    if (!(SCENARIOS as readonly string[]).includes(name)) throw new Error(`--scenarios: unknown scenario "${name}"; known: ${SCENARIOS.join(', ')}`);
+  }
+  const warmupRaw = values.warmup;
+  return {
+    scenarios: scenarios as ScenarioName[],
+    smoke,
+    duration: num('duration', 10, 0.3, false),
+    scaleDuration: num('scale-duration', 5, 0.2, false),
+    warmup: warmupRaw === '0' ? 0 : num('warmup', 1, 0, false),
+    repeats: num('repeats', 3, 1),
+    tasks: num('tasks', 20_000, 200),
+    retained: num('retained', 200_000, 1000),
+    retainedSmall: num('retained-small', 10_000, 200),
+    connections: num('connections', 64, 16),
+    batchSize: num('batch-size', 1000, 100),
+    batchConnections: num('batch-connections', 4, 2),
+    concurrency: num('concurrency', 100, 100),
+    latencyRate: num('rate', 500, 500),
+    scaleConnections: num('scale-connections', 16, 4),
+    cancels: num('cancels', 50, 3),
+    redisUrl: values['redis-url'] ?? process.env.REDIS_URL ?? undefined,
+    out: values.out ?? join(resultsDir, smoke ? 'smoke.json' : 'latest.json'),
+    cpuProf: values['cpu-prof'] ?? false,
+  };
+}
