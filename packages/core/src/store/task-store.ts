@@ -16,7 +16,7 @@ import { priorityName, toBullPriority, type Priority } from '../model/priority.j
 import { emptyStatusCounts, type TaskStatus } from '../model/status.js';
 import { taskFromJobHash, type TaskJobData } from '../model/task.js';
 import { createdMember, TaskKeys } from '../redis/keys.js';
-import { TurnBatcher } from './turn-batcher.js';
+import { GroupCommitter } from './group-committer.js';
 import { statsField } from '../stats/counters.js';
 import { defineEngineCommands, type EngineRedis } from '../redis/scripts.js';
 
@@ -162,10 +162,10 @@ export class TaskStore {
   }
 
   /**
-   * Writes the specs of every create() of one event-loop turn in one MULTI: each job (BullMQ's own add
+   * Writes creates in one MULTI per group (see GroupCommitter): each job (BullMQ's own add
    * script), its index entry and the creation counters. A request's tasks are all written or none.
    */
-  private readonly writes = new TurnBatcher<{ specs: TaskSpec[]; now: number }, void>(async (requests) => {
+  private readonly writes = new GroupCommitter<{ specs: TaskSpec[]; now: number }, void>(async (requests) => {
     // BullMQ's client wraps our ioredis connection; its MULTI forwards plain commands to ioredis.
     const client = await this.queues[requests[0]!.specs[0]!.type].backend.client;
     const tx = client.multi() as unknown as ChainableCommander;
