@@ -11,23 +11,3 @@ export class AttemptAborted extends Error {
     super(message);
   }
 }
-
-/** Resolves or rejects with `work`, or rejects as soon as `signal` aborts: a handler that ignores its
- *  signal is abandoned there, and whatever it returns later is discarded. */
-export function raceAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (err) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err);
-      },
-    );
-  });
-}

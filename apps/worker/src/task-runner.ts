@@ -19,12 +19,16 @@ import {
 } from '@taskengine/core';
 import { UnrecoverableError, WaitingError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { AttemptAborted, raceAbort } from './abort-reason.js';
+import { AttemptAborted } from './abort-reason.js';
 
 export interface ActiveAttempt {
   id: string;
   type: TaskType;
-  controller: AbortController;
+  /**
+   * Ends the attempt now: aborts its signal (when the handler asked for one) and stops waiting for the
+   * handler, so one that ignores its signal is abandoned. False when it was already ended.
+   */
+  end(reason: AttemptAborted): boolean;
 }
 
 const PROGRESS_EVERY_MS = 250;
@@ -39,12 +43,9 @@ export class TaskRunner {
     private readonly logger: Logger,
   ) {}
 
-  /** Aborts one running attempt; false when this process does not run it. */
+  /** Aborts one running attempt; false when this process does not run it or it already ended. */
   abort(id: string, reason: AttemptAborted): boolean {
-    const attempt = this.active.get(id);
-    if (!attempt || attempt.controller.signal.aborted) return false;
-    attempt.controller.abort(reason);
-    return true;
+    return this.active.get(id)?.end(reason) ?? false;
   }
 
   abortAll(reason: AttemptAborted): void {
@@ -60,11 +61,32 @@ export class TaskRunner {
     const id = job.id!;
     const data = job.data as TaskJobData;
     const log = taskLogger(this.logger, { id, type });
-    const controller = new AbortController();
-    this.active.set(id, { id, type, controller });
+    // The AbortController is made only when the handler reads ctx.signal (quick handlers never do), and
+    // the handler races a promise rather than an 'abort' listener: both cut per-task CPU on the hot path.
+    let controller: AbortController | undefined;
+    let abortReason: AttemptAborted | undefined;
+    let abandon!: (reason: AttemptAborted) => void;
+    const abandoned = new Promise<never>((_, reject) => (abandon = reject));
+    abandoned.catch(() => {}); // observed by the race below
+    this.active.set(id, {
+      id,
+      type,
+      end(reason) {
+        if (abortReason) return false;
+        abortReason = reason;
+        controller?.abort(reason);
+        abandon(reason);
+        return true;
+      },
+    });
+    const signal = (): AbortSignal => {
+      controller ??= new AbortController();
+      if (abortReason && !controller.signal.aborted) controller.abort(abortReason);
+      return controller.signal;
+    };
     const timeoutMs = Math.max(1, Math.round(data.timeout_seconds * 1000));
     const timer = setTimeout(
-      () => controller.abort(new AttemptAborted('timeout', `attempt ran past timeout_seconds (${data.timeout_seconds}s)`)),
+      () => this.abort(id, new AttemptAborted('timeout', `attempt ran past timeout_seconds (${data.timeout_seconds}s)`)),
       timeoutMs,
     );
     const progress = this.progressReporter(job);
@@ -75,7 +97,9 @@ export class TaskRunner {
         throw new TaskError(payloadErrorCode(parsed.error), `payload no longer valid: ${problems.join('; ')}`, { retryable: false });
       }
       const ctx: ExecutionContext = {
-        signal: controller.signal,
+        get signal() {
+          return signal();
+        },
         progress: progress.report,
         log,
         task: {
@@ -88,12 +112,13 @@ export class TaskRunner {
         },
       };
       log.debug('attempt started', { attempt: ctx.task.attempt });
-      const result = await raceAbort(Promise.resolve().then(() => definition.execute(parsed.data, ctx)), controller.signal);
+      // A handler that throws synchronously lands in the catch below like one that rejects.
+      const result = await Promise.race([definition.execute(parsed.data, ctx), abandoned]);
       await progress.flush();
       return result ?? null;
     } catch (err) {
       await progress.flush().catch(() => {});
-      throw await this.failure(job, token, controller.signal.aborted ? controller.signal.reason : err, log);
+      throw await this.failure(job, token, abortReason ?? err, log);
     } finally {
       clearTimeout(timer);
       this.active.delete(id);
