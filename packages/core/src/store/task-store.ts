@@ -170,14 +170,17 @@ export class TaskStore {
     const client = await this.queues[requests[0]!.specs[0]!.type].backend.client;
     const tx = client.multi() as unknown as ChainableCommander;
     const createdCounts = new Map<string, { type: TaskType; priority: Priority; count: number }>();
+    const indexEntries = new Map<TaskType, Array<number | string>>();
     const ranges: Array<[number, number]> = [];
     let commands = 0;
     for (const { specs, now } of requests) {
       const first = commands;
       for (const spec of specs) {
         void this.jobFor(spec, now).addJob(tx as never);
-        tx.zadd(this.keys.created(spec.type), 0, createdMember(now, spec.id));
-        commands += 2;
+        commands += 1;
+        let entries = indexEntries.get(spec.type);
+        if (!entries) indexEntries.set(spec.type, (entries = []));
+        entries.push(0, createdMember(now, spec.id));
         const group = `${spec.type}:${spec.priority}`;
         const entry = createdCounts.get(group) ?? { type: spec.type, priority: spec.priority, count: 0 };
         entry.count++;
@@ -185,9 +188,13 @@ export class TaskStore {
       }
       ranges.push([first, commands]);
     }
+    // One ZADD per type for the whole group: a command per task here cost as much as the job itself.
+    for (const [type, entries] of indexEntries) tx.zadd(this.keys.created(type), ...entries);
     for (const { type, priority, count } of createdCounts.values()) tx.hincrby(this.keys.stats(type), statsField.created(priority), count);
     const results = await tx.exec();
     if (!results) throw new Error('task creation transaction was aborted');
+    const bookkeeping = results.slice(commands).find(([err]) => err)?.[0];
+    if (bookkeeping) throw bookkeeping;
     return ranges.map(([from, to]) => results.slice(from, to).find(([err]) => err)?.[0] ?? undefined);
   });
 
