@@ -94,12 +94,12 @@ export function taskRoutes({ config, store, executors }: TaskRouteDeps): Router 
       }
     });
     if (problems.length) throw validationError(problems);
-    const created = await store.create(specs, ctx.now);
+    const created = await store.createSummaries(specs, ctx.now);
     res.status(201).json({
       success: true,
-      task_ids: created.map(({ task }) => task.id),
+      task_ids: created.map((task) => task.task_id),
       count: created.length,
-      tasks: created.map(({ task }) => ({ task_id: task.id, status: task.status })),
+      tasks: created,
     } satisfies TaskBatchCreated);
   });
 

@@ -204,15 +204,31 @@ export class TaskStore {
    */
   async create(specs: TaskSpec[], now = Date.now()): Promise<Array<{ task: TaskObject; created: boolean }>> {
     // `now` must be the time the specs were normalised with, so a delay counts from created_at.
-    const existing = await this.claimClientIds(specs);
-    const fresh = specs.filter((spec) => !existing.has(spec.id));
-    if (fresh.length > 0) await this.writes.submit({ specs: fresh, now });
+    const existing = await this.store(specs, now);
     return specs.map((spec) => {
       const previous = existing.get(spec.id);
       if (previous) return { task: previous, created: false };
       return { task: this.newTaskObject(spec, now), created: true };
     });
   }
+
+  /** Like create(), answering only each task's id and status (a batch's answer needs no more). */
+  async createSummaries(specs: TaskSpec[], now = Date.now()): Promise<Array<{ task_id: string; status: TaskStatus }>> {
+    const existing = await this.store(specs, now);
+    return specs.map((spec) => ({
+      task_id: spec.id,
+      status: existing.get(spec.id)?.status ?? initialStatus(spec),
+    }));
+  }
+
+  /** Stores the specs not already stored under their client ids; returns those existing tasks by id. */
+  private async store(specs: TaskSpec[], now: number): Promise<Map<string, TaskObject>> {
+    const existing = await this.claimClientIds(specs);
+    const fresh = specs.filter((spec) => !existing.has(spec.id));
+    if (fresh.length > 0) await this.writes.submit({ specs: fresh, now });
+    return existing;
+  }
+
 
   /** The task object of a task just created, without reading it back. */
   private newTaskObject(spec: TaskSpec, now: number): TaskObject {
@@ -223,7 +239,7 @@ export class TaskStore {
       type: spec.type,
       priority: spec.priority,
       priority_name: priorityName(spec.priority),
-      status: spec.runAtMs !== null ? 'pending' : 'queued',
+      status: initialStatus(spec),
       config: { ...spec.config },
       payload: spec.payload,
       metadata: spec.metadata,
@@ -342,3 +358,6 @@ export class TaskStore {
     await Promise.all(Object.values(this.queues).map((queue) => queue.close()));
   }
 }
+
+/** A new task waits `pending` until its time, else it is `queued`. */
+const initialStatus = (spec: TaskSpec): TaskStatus => (spec.runAtMs !== null ? 'pending' : 'queued');
