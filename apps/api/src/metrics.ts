@@ -4,6 +4,7 @@
 // (Prometheus scrapes each replica and sums them), with the process's default Node.js metrics.
 import {
   DURATION_BUCKETS_SECONDS,
+  FINAL_STATUSES,
   PRIORITY_NAMES,
   readActivity,
   TASK_STATUSES,
@@ -39,8 +40,6 @@ export interface MetricsDeps {
   store: TaskStore;
   registry: WorkerRegistry;
 }
-
-const FINAL_STATUSES = ['completed', 'failed', 'cancelled', 'timeout'] as const;
 
 export class EngineMetrics {
   readonly registry = new Registry();

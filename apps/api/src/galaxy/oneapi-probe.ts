@@ -1,7 +1,7 @@
 // Watches whether the OneAPI node (node 01, the ai_inference upstream) answers, for /health. Optional
 // dependency: its state is reported but never makes the engine `degraded`. Any HTTP answer below 500
 // from `GET {oneapi.url}/health` counts as up (a 404 still proves the server is there).
-import type { DependencyState } from './state-machine-link.js';
+import type { DependencyState } from '@taskengine/core';
 
 export class OneApiProbe {
   private state: DependencyState;

@@ -3,9 +3,7 @@
 // ever blocks or fails a request or a task; failures are retried with back-off and reported by
 // /health (`down`, status `degraded`). If StateMachine forgets the node (a restart; the heartbeat
 // answers 404), the link registers again.
-import type { Logger } from '@taskengine/core';
-
-export type DependencyState = 'up' | 'down' | 'disabled';
+import type { DependencyState, Logger } from '@taskengine/core';
 
 export interface NodeDescription {
   node_id: string;

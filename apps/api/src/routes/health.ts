@@ -1,13 +1,9 @@
 // GET /health (CONTRACT section 3): never needs a key; 503 when Redis does not answer within a second.
 import type { Config, Health, TaskStore, WorkerRegistry } from '@taskengine/core';
-import type { DependencyState } from '../galaxy/state-machine-link.js';
 import { Router } from 'express';
 import type { Redis } from 'ioredis';
 
-export interface DependencyStates {
-  state_machine: DependencyState;
-  oneapi: DependencyState;
-}
+export type DependencyStates = Health['dependencies'];
 
 export interface HealthDeps {
   config: Config;

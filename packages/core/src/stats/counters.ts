@@ -5,6 +5,7 @@ import type { Redis } from 'ioredis';
 import type { TaskType } from '../config/schema.js';
 import { TASK_TYPES } from '../config/schema.js';
 import type { Priority } from '../model/priority.js';
+import { FINAL_STATUSES, type FinalStatus } from '../model/status.js';
 import type { TaskKeys } from '../redis/keys.js';
 
 export const THROUGHPUT_BUCKET_MS = 10_000;
@@ -12,8 +13,7 @@ const BUCKETS_PER_MINUTE = 6;
 
 export const currentBucket = (now = Date.now()): number => Math.floor(now / THROUGHPUT_BUCKET_MS);
 
-export type FinalOutcome = 'completed' | 'failed' | 'cancelled' | 'timeout';
-const FINAL_OUTCOMES: FinalOutcome[] = ['completed', 'failed', 'cancelled', 'timeout'];
+export type FinalOutcome = FinalStatus;
 const PRIORITIES = [0, 1, 2, 3, 4] as const;
 
 /**
@@ -63,7 +63,7 @@ function activityFromHash(hash: Record<string, string>): Omit<TypeActivity, 'com
   const n = (field: string): number => Number(hash[field] ?? 0);
   const createdByPriority = PRIORITIES.map((p) => n(statsField.created(p)));
   const finishedByPriority = Object.fromEntries(
-    FINAL_OUTCOMES.map((outcome) => [outcome, PRIORITIES.map((p) => n(statsField.final(outcome, p)))]),
+    FINAL_STATUSES.map((outcome) => [outcome, PRIORITIES.map((p) => n(statsField.final(outcome, p)))]),
   ) as Record<FinalOutcome, number[]>;
   const sum = (values: number[]): number => values.reduce((a, b) => a + b, 0);
   const histogram = (name: 'exec' | 'wait'): DurationHistogram => ({

@@ -13,7 +13,7 @@ import { ApiError, taskNotFound } from '../errors.js';
 import { backoffOption } from '../model/backoff.js';
 import { encodeFailure } from '../model/failure.js';
 import { priorityName, toBullPriority, type Priority } from '../model/priority.js';
-import { emptyStatusCounts, type TaskStatus } from '../model/status.js';
+import { emptyStatusCounts, TASK_STATUSES, type TaskStatus } from '../model/status.js';
 import { taskFromJobHash, type TaskJobData } from '../model/task.js';
 import { createdMember, TaskKeys } from '../redis/keys.js';
 import { GroupCommitter } from './group-committer.js';
@@ -322,7 +322,8 @@ export class TaskStore {
       Date.now(),
     );
     const statuses = emptyStatusCounts();
-    (['pending', 'queued', 'running', 'completed', 'failed', 'cancelled', 'timeout'] as const).forEach((status, i) => {
+    // count-tasks answers the statuses in TASK_STATUSES order, then the priority breakdowns.
+    TASK_STATUSES.forEach((status, i) => {
       statuses[status] = Number(raw[i]);
     });
     return { statuses, queuedByPriority: raw.slice(7, 12).map(Number), runningByPriority: raw.slice(12, 17).map(Number) };
