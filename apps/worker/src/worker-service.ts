@@ -176,5 +176,7 @@ function execMs(job: Job): number | null {
 
 function waitMs(job: Job): number | null {
   if (!job.processedOn) return null;
-  return job.processedOn - (job.timestamp + (job.opts.delay ?? 0));
+  // Never below 0: the API's and the worker's clocks may differ by a little, and a started task waited
+  // at least nothing. Dropping such a figure would leave the wait histogram a count short of the others.
+  return Math.max(0, job.processedOn - (job.timestamp + (job.opts.delay ?? 0)));
 }
