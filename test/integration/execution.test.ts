@@ -160,7 +160,9 @@ describe('statistics', () => {
     const expected = { pending: 2, queued: 0, running: 0, completed: 5, failed: 3, cancelled: 2, timeout: 2 };
     const stats = await waitFor(async () => {
       const body = (await engine!.request('GET', '/stats')).body;
-      return body.lifetime.completed === 5 && body.lifetime.timeout === 2 ? body : undefined;
+      // Workers flush their counters in batches: wait for every outcome a worker records, not just some.
+      const { completed, failed, cancelled, timeout } = body.lifetime;
+      return completed === 5 && failed === 3 && cancelled === 2 && timeout === 2 ? body : undefined;
     }, { what: 'lifetime counters flushed' });
     expect(stats).toMatchObject({ ...expected, total_tasks: 14 });
     expect(stats.by_type.custom).toEqual(expected);

@@ -44,7 +44,11 @@ beforeAll(async () => {
   expect((await engine.request('POST', `/tasks/${waiting.id}/cancel`)).body.status).toBe('cancelled');
   await createTask(engine, { priority: 'BACKGROUND', delay_seconds: 600 });
   for (const [id, status] of finished) await waitForStatus(engine, id, status);
-  await waitFor(async () => (await engine.request('GET', '/stats')).body.lifetime.timeout === 1, { what: 'counters flushed' });
+  await waitFor(async () => {
+    // Workers flush counters in batches: wait for every outcome they record.
+    const { completed, failed, timeout } = (await engine.request('GET', '/stats')).body.lifetime;
+    return completed === 3 && failed === 1 && timeout === 1;
+  }, { what: 'counters flushed' });
 });
 afterAll(async () => {
   await replica.stop();
