@@ -301,9 +301,9 @@ export abstract class Side {
   }
 }
 
-export interface ProjectOptions {
-  /** Extra node arguments for the API and worker processes (e.g. --cpu-prof). */
-  nodeArgs: string[];
+export interface SideOptions {
+  /** Extra node arguments for a side's process, by its name (e.g. --cpu-prof naming the profile). */
+  nodeArgs: (processName: string) => string[];
 }
 
 /** The engine as shipped: apps/api and apps/worker processes with a config for the benchmark. */
@@ -314,7 +314,7 @@ export class ProjectSide extends Side {
   constructor(
     redis: RedisHandle,
     runId: string,
-    private readonly options: ProjectOptions,
+    private readonly options: SideOptions,
     label = 'te',
   ) {
     super('project', redis, runId, label);
@@ -340,12 +340,12 @@ export class ProjectSide extends Side {
   }
 
   protected spawnApi(port: number): Child {
-    return spawnNode('project api', API_MAIN, this.env({ PORT: String(port) }), this.options.nodeArgs);
+    return spawnNode('project api', API_MAIN, this.env({ PORT: String(port) }), this.options.nodeArgs('project-api'));
   }
 
   protected spawnWorker(concurrency: number): Child {
     const env = this.env({ WORKER_TASK_TYPES: 'custom', WORKER_CONCURRENCY: String(concurrency) });
-    return spawnNode('project worker', WORKER_MAIN, env, this.options.nodeArgs);
+    return spawnNode('project worker', WORKER_MAIN, env, this.options.nodeArgs('project-worker'));
   }
 
   override async close(): Promise<void> {
@@ -356,16 +356,21 @@ export class ProjectSide extends Side {
 
 /** Plain BullMQ: the 15-line Express handler and the raw Worker (bench/src/baselines). */
 export class BaselineSide extends Side {
-  constructor(redis: RedisHandle, runId: string) {
+  constructor(
+    redis: RedisHandle,
+    runId: string,
+    private readonly options: SideOptions,
+  ) {
     super('baseline', redis, runId, 'raw');
   }
 
   protected spawnApi(port: number): Child {
-    return spawnNode('baseline api', BASELINE_API, { REDIS_URL: this.redis.url, PREFIX: this.prefix, PORT: String(port) });
+    return spawnNode('baseline api', BASELINE_API, { REDIS_URL: this.redis.url, PREFIX: this.prefix, PORT: String(port) }, this.options.nodeArgs('baseline-api'));
   }
 
   protected spawnWorker(concurrency: number): Child {
-    return spawnNode('baseline worker', BASELINE_WORKER, { REDIS_URL: this.redis.url, PREFIX: this.prefix, CONCURRENCY: String(concurrency) });
+    const env = { REDIS_URL: this.redis.url, PREFIX: this.prefix, CONCURRENCY: String(concurrency) };
+    return spawnNode('baseline worker', BASELINE_WORKER, env, this.options.nodeArgs('baseline-worker'));
   }
 }
 

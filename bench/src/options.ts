@@ -51,7 +51,7 @@ const HELP = `Usage: npm run bench -- [options]
   --smoke                tiny sizes, a second or so per scenario; writes bench/results/smoke.json
   --redis-url URL        use this Redis (also REDIS_URL); default: a private redis-server
   --out FILE             where to write the results (default bench/results/latest.json)
-  --cpu-prof             profile the project's API and worker processes (bench/results/profiles)
+  --cpu-prof             profile both sides' API and worker processes (bench/results/profiles)
 `;
 
 /** A bad command line: reported as one line, without a stack. */

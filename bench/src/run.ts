@@ -35,8 +35,12 @@ async function main(): Promise<void> {
   const runId = newRunId();
   const profileDir = join(RESULTS_DIR, 'profiles');
   if (opts.cpuProf) mkdirSync(profileDir, { recursive: true });
-  const project = new ProjectSide(redis, runId, { nodeArgs: opts.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [] });
-  const baseline = new BaselineSide(redis, runId);
+  // Both sides are profiled, so a profile of the project can be read against the baseline's.
+  let spawned = 0;
+  const nodeArgs = (name: string): string[] =>
+    opts.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${runId}-${++spawned}-${name}.cpuprofile`] : [];
+  const project = new ProjectSide(redis, runId, { nodeArgs });
+  const baseline = new BaselineSide(redis, runId, { nodeArgs });
   const ctx: Context = { opts, redis, project, baseline, log };
   const results: ScenarioResult[] = [];
   const stopping = (): void => {

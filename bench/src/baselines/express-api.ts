@@ -13,3 +13,5 @@ app.post('/tasks', async (req, res) => {
   res.status(201).json({ success: true, task_id: opts.jobId, status: 'queued', created_at: new Date(opts.timestamp!).toISOString() });
 });
 app.listen(Number(process.env.PORT), '127.0.0.1', () => process.stdout.write('ready\n'));
+// Exiting through process.exit (not the default signal death) lets --cpu-prof write its profile.
+process.on('SIGTERM', () => process.exit(0));
