@@ -91,11 +91,17 @@ export interface JsonAnswer<T> {
   body: T;
 }
 
+/** A keep-alive connection the server closed just as the client reused it (undici's "other side closed"). */
+const reusedClosedSocket = (err: unknown): boolean => (err as { cause?: { code?: string } }).cause?.code === 'UND_ERR_SOCKET';
+
 export async function http<T = any>(base: string, method: string, path: string, body?: unknown): Promise<JsonAnswer<T>> {
-  const res = await fetch(base + path, {
-    method,
-    ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}),
-  });
+  const send = () =>
+    fetch(base + path, {
+      method,
+      ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}),
+    });
+  // A GET is safe to send again when the race of an idle connection's close hit it; nothing else is.
+  const res = await send().catch((err: unknown) => (method === 'GET' && reusedClosedSocket(err) ? send() : Promise.reject(err)));
   return { status: res.status, body: (await res.json()) as T };
 }
 
