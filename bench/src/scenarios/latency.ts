@@ -52,13 +52,15 @@ export async function latency(ctx: Context): Promise<Omit<ScenarioResult, 'secon
   const body = JSON.stringify(SMALL_TASK);
   const connection = new Redis(ctx.redis.url, { maxRetriesPerRequest: null });
   const rawQueue = new Queue(QUEUE_NAME, { connection, prefix: ctx.baseline.prefix });
-  const run = async (side: Side): Promise<LatencyRun> => {
+  // `viaApi`: tasks go through the side's HTTP API (always for the project; for the baseline, its
+  // 15-line Express handler, a diagnostic run that prices the extra process and hop on its own).
+  const run = async (side: Side, viaApi = side.name === 'project'): Promise<LatencyRun> => {
     await side.wipe();
     const worker = await side.startWorker(concurrency);
     try {
       const ids: string[] = [];
       const offered = await openLoop(rate, duration, async (i) => {
-        if (side.name === 'project') {
+        if (viaApi) {
           ids[i] = (await httpOk<{ task_id: string }>(side.apiUrl, 'POST', '/tasks', body)).task_id;
         } else {
           const opts = jobOptions();
@@ -79,7 +81,7 @@ export async function latency(ctx: Context): Promise<Omit<ScenarioResult, 'secon
         offeredPerSecond: offered.sent / offered.seconds,
       };
       ctx.log(
-        `  ${side.name}: ${offered.sent} tasks at ${Math.round(result.offeredPerSecond)}/s; started p50 ${result.startedP50} p99 ` +
+        `  ${side.name}${viaApi && side.name === 'baseline' ? ' via its API' : ''}: ${offered.sent} tasks at ${Math.round(result.offeredPerSecond)}/s; started p50 ${result.startedP50} p99 ` +
           `${result.startedP99} ms; completed p50 ${result.completedP50} p99 ${result.completedP99} ms`,
       );
       return result;
@@ -89,20 +91,25 @@ export async function latency(ctx: Context): Promise<Omit<ScenarioResult, 'secon
     }
   };
   try {
-    const runs = await alternate(ctx, run);
-    const pick = (key: keyof LatencyRun) => ({ project: runs.project.map((r) => r[key]), baseline: runs.baseline.map((r) => r[key]) });
+    const runs = await alternate(ctx, (side) => run(side));
+    const baselineViaApi: LatencyRun[] = [];
+    for (let round = 0; round < ctx.opts.repeats; round++) baselineViaApi.push(await run(ctx.baseline, true));
+    const pick = (key: keyof LatencyRun, baseline = runs.baseline) => ({ project: runs.project.map((r) => r[key]), baseline: baseline.map((r) => r[key]) });
     const p99 = { on: 'ratio', op: '<=', value: 2 } as const;
     const metrics = [
       metric('created→started p50', 'ms', pick('startedP50'), null),
       metric('created→started p99', 'ms', pick('startedP99'), p99),
       metric('created→completed p50', 'ms', pick('completedP50'), null),
       metric('created→completed p99', 'ms', pick('completedP99'), p99),
+      // Diagnostic, no target: against a baseline that also goes through an HTTP API process.
+      metric('created→started p99 (baseline via its Express handler)', 'ms', pick('startedP99', baselineViaApi), null),
+      metric('created→completed p99 (baseline via its Express handler)', 'ms', pick('completedP99', baselineViaApi), null),
     ];
     return {
       scenario: 'latency',
       method: {
         project: 'POST /tasks from the benchmark at a fixed offered rate (open loop), one apps/worker process running; times from GET /tasks/{id} (created_at, started_at, completed_at)',
-        baseline: 'Queue.add from the benchmark at the same rate, one raw BullMQ Worker process running; times from the job hashes (timestamp, processedOn, finishedOn)',
+        baseline: 'Queue.add from the benchmark at the same rate, one raw BullMQ Worker process running; times from the job hashes (timestamp, processedOn, finishedOn). Diagnostic rows: the same through the 15-line Express handler (POST /tasks, Queue.add there)',
       },
       settings: {
         offered_per_s: rate,
@@ -110,7 +117,11 @@ export async function latency(ctx: Context): Promise<Omit<ScenarioResult, 'secon
         tasks: Math.round(rate * duration),
         resolution: 'timestamps are whole milliseconds on both sides',
         concurrency,
-        achieved_per_s: { project: runs.project.map((r) => r.offeredPerSecond), baseline: runs.baseline.map((r) => r.offeredPerSecond) },
+        achieved_per_s: {
+          project: runs.project.map((r) => r.offeredPerSecond),
+          baseline: runs.baseline.map((r) => r.offeredPerSecond),
+          baseline_via_api: baselineViaApi.map((r) => r.offeredPerSecond),
+        },
       },
       metrics,
       met: scenarioMet(metrics),
