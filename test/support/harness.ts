@@ -8,6 +8,7 @@ import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApp } from '@taskengine/api/app';
+import { answerNodeRefusals } from '@taskengine/api/node-refusals';
 import {
   createLogger,
   createRedis,
@@ -147,6 +148,7 @@ export async function startEngine(
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
+  answerNodeRefusals(server);
   const address = server.address();
   const baseUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
   const workers: Array<{ service: WorkerService; redis: Redis }> = [];

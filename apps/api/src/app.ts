@@ -15,6 +15,7 @@ import { dashboardRouter } from './dashboard.js';
 import { EngineMetrics } from './metrics.js';
 import { authenticate, requireFullAccess } from './middleware/authenticate.js';
 import { errorHandler, notFound } from './middleware/errors.js';
+import { jsonBody } from './middleware/json-body.js';
 import { rateLimiter } from './middleware/rate-limit.js';
 import { requireRedis } from './middleware/require-redis.js';
 import { securityHeaders } from './middleware/security-headers.js';
@@ -60,7 +61,7 @@ export function createApp({ config, redis, store, executors, logger, dependencie
   }
   app.use(authenticate(keyring));
   if (config.server.rate_limit.enabled) app.use(rateLimiter(config, redis));
-  app.use(express.json({ limit: config.server.body_limit, strict: true, type: 'application/json' }));
+  app.use(jsonBody(config));
   app.use(requireRedis(redis));
   app.use(taskRoutes({ config, store, executors }));
   app.use(statsRoutes({ redis, keys, store, registry }));

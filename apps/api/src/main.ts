@@ -4,6 +4,7 @@
 import { createLogger, createRedis, loadConfigOrExit, TaskStore } from '@taskengine/core';
 import { createExecutorRegistry } from '@taskengine/executors';
 import { APP_VERSION, createApp } from './app.js';
+import { answerNodeRefusals } from './node-refusals.js';
 import { OneApiProbe } from './galaxy/oneapi-probe.js';
 import { StateMachineLink } from './galaxy/state-machine-link.js';
 
@@ -29,6 +30,7 @@ function main(): void {
     link.start();
     oneApi.start();
   });
+  answerNodeRefusals(server);
   server.on('error', (err) => {
     logger.error('cannot listen', { error: err.message });
     process.exit(1);

@@ -1,8 +1,9 @@
 // The contract's error body on every route: {"success": false, "error": {code, message, details?}}.
-// Body-parser failures become invalid_json / payload_too_large; Redis outages become 503 unavailable;
+// Body-reading failures become invalid_json / payload_too_large / 415; Redis outages become 503 unavailable;
 // anything else is a 500 whose body never carries a stack trace.
-import { ApiError, isRedisUnavailable, type Logger } from '@taskengine/core';
+import { ApiError, isRedisUnavailable, type ApiErrorCode, type Logger } from '@taskengine/core';
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import { INVALID_UTF8 } from './json-body.js';
 
 export function sendError(res: Response, error: ApiError): void {
   const body: Record<string, unknown> = { code: error.code, message: error.message };
@@ -15,15 +16,31 @@ interface BodyParserError {
   status?: number;
 }
 
+/**
+ * body-parser's error types (and json-body.ts's own), each with the answer a client can act on.
+ * Unsupported charsets and content encodings keep 415, as the OpenAPI document says.
+ */
+const BODY_ERRORS: Record<string, [status: number, code: ApiErrorCode, message: string]> = {
+  'entity.parse.failed': [400, 'invalid_json', 'request body is not valid JSON'],
+  'entity.too.large': [413, 'payload_too_large', 'request body is larger than the server accepts (server.body_limit)'],
+  'encoding.unsupported': [415, 'validation_error', 'request body encoding is not supported; send UTF-8 JSON (Content-Encoding identity, gzip, deflate or br)'],
+  'charset.unsupported': [415, 'validation_error', 'request body encoding is not supported; send UTF-8 JSON'],
+  [INVALID_UTF8]: [400, 'invalid_json', 'request body is not valid UTF-8'],
+  'request.size.invalid': [400, 'invalid_json', 'request body length does not match its Content-Length'],
+  'request.aborted': [400, 'invalid_json', 'request body ended before it was complete'],
+};
+
 export function toApiError(err: unknown): ApiError | null {
   if (err instanceof ApiError) return err;
   const parserError = err as BodyParserError;
-  if (parserError?.type === 'entity.parse.failed') return new ApiError(400, 'invalid_json', 'request body is not valid JSON');
-  if (parserError?.type === 'entity.too.large') return new ApiError(413, 'payload_too_large', 'request body is larger than the server accepts (server.body_limit)');
-  if (parserError?.type === 'encoding.unsupported' || parserError?.type === 'charset.unsupported') {
-    return new ApiError(415, 'validation_error', 'request body encoding is not supported; send UTF-8 JSON');
+  const known = parserError?.type === undefined ? undefined : BODY_ERRORS[parserError.type];
+  if (known) return new ApiError(...known);
+  // The router could not percent-decode a path parameter (e.g. GET /tasks/%E0%A4%A): a bad URL, not a bad body.
+  if (err instanceof URIError && parserError.status === 400) {
+    return new ApiError(400, 'validation_error', 'the URL path is not valid percent-encoding', [{ path: '(path)', message: 'is not valid percent-encoding' }]);
   }
   if (typeof parserError?.status === 'number' && parserError.status >= 400 && parserError.status < 500) {
+    // Other body-reading failures, e.g. a gzip body that does not inflate.
     return new ApiError(400, 'invalid_json', 'request body could not be read');
   }
   if (isRedisUnavailable(err)) return new ApiError(503, 'unavailable', 'Redis is unreachable; try again shortly');

@@ -34,11 +34,22 @@ export const ClientTaskId = z
 
 const MAX_METADATA_BYTES = 16 * 1024;
 
+/** Retry delays are stored as whole milliseconds; past 2^53 ms those are no longer exact (and 1e306 s is Infinity ms). */
+const MAX_RETRY_DELAY_SECONDS = Math.floor(Number.MAX_SAFE_INTEGER / 1000);
+
+/** The latest run time a task may have: the end of the last year scheduled_at can spell (4 digits). */
+const LATEST_RUN_AT_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
 export const TaskConfigInput = z
   .object({
     timeout_seconds: z.number().positive().optional().meta({ description: 'Per attempt, at most tasks.max_timeout; default from config (per type).' }),
     max_retries: z.number().int().min(0).max(25).optional().meta({ description: 'Retries after the first attempt; default from config.' }),
-    retry_delay_seconds: z.number().min(0).optional().meta({ description: 'Delay before the first retry; default from config.' }),
+    retry_delay_seconds: z
+      .number()
+      .min(0)
+      .max(MAX_RETRY_DELAY_SECONDS)
+      .optional()
+      .meta({ description: 'Delay before the first retry, kept in whole milliseconds; default from config.' }),
     backoff: BackoffKind.optional().meta({ description: 'exponential (default): delay × 2^(n−1) before retry n; fixed: delay every time.' }),
   })
   .strict();
@@ -175,7 +186,9 @@ export function normaliseTaskBody(
   const taskConfig: ResolvedTaskConfig = {
     timeout_seconds: input.config?.timeout_seconds ?? typeDefaults.default_timeout ?? config.tasks.default_timeout,
     max_retries: input.config?.max_retries ?? typeDefaults.max_retries ?? config.tasks.max_retries,
-    retry_delay_seconds: input.config?.retry_delay_seconds ?? typeDefaults.retry_delay ?? config.tasks.retry_delay,
+    // BullMQ keeps the delay in whole ms: answer what is stored (0.0010000000000000002 was answered as
+    // given, then read back as 0.001).
+    retry_delay_seconds: Math.round((input.config?.retry_delay_seconds ?? typeDefaults.retry_delay ?? config.tasks.retry_delay) * 1000) / 1000,
     backoff: input.config?.backoff ?? 'exponential',
   };
   if (taskConfig.timeout_seconds > config.tasks.max_timeout) {
@@ -190,6 +203,11 @@ export function normaliseTaskBody(
   if (input.scheduled_at !== undefined) runAtMs = Date.parse(input.scheduled_at);
   else if (input.delay_seconds !== undefined && input.delay_seconds > 0) runAtMs = now + Math.round(input.delay_seconds * 1000);
   if (runAtMs !== null && runAtMs <= now) runAtMs = null;
+  // A huge delay_seconds (1e13) is a valid number but no valid time: the store's toISOString threw, a 500.
+  if (runAtMs !== null && !(runAtMs <= LATEST_RUN_AT_MS)) {
+    const field = input.scheduled_at !== undefined ? 'scheduled_at' : 'delay_seconds';
+    return { problems: [{ path: `${pathPrefix}${field}`, message: 'puts the run time after 9999-12-31T23:59:59.999Z' }] };
+  }
 
   const priority = input.priority === undefined ? DEFAULT_PRIORITY : parsePriority(input.priority)!;
   const name = input.name ?? input.type;

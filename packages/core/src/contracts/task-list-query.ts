@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { TaskType } from '../config/schema.js';
 import { TASK_STATUSES, type TaskStatus } from '../model/status.js';
+import { quoteInput } from './zod-details.js';
 
 export const LIST_LIMIT = { min: 1, max: 1000, default: 100 } as const;
 
@@ -17,7 +18,7 @@ const splitList = (text: string): string[] => text.split(',').map((item) => item
 function commaList(allowed: readonly string[], what: string) {
   return once().superRefine((text, ctx) => {
     for (const item of splitList(text)) {
-      if (!allowed.includes(item)) ctx.addIssue({ code: 'custom', message: `unknown ${what} "${item}"; one of ${allowed.join(', ')}` });
+      if (!allowed.includes(item)) ctx.addIssue({ code: 'custom', message: `unknown ${what} ${quoteInput(item)}; one of ${allowed.join(', ')}` });
     }
   });
 }

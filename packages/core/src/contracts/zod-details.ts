@@ -5,6 +5,14 @@
 import type { z } from 'zod';
 import type { ErrorDetail } from './responses.js';
 
+/**
+ * A client's value quoted in an error message, cut to `max` characters: a 300,000-character handler
+ * name came back twice (message and details), a 600 KB answer to one bad field.
+ */
+export function quoteInput(value: string, max = 100): string {
+  return JSON.stringify(value.length > max ? `${value.slice(0, max)}…` : value);
+}
+
 export function formatPath(path: ReadonlyArray<PropertyKey>, prefix = ''): string {
   let out = prefix;
   for (const part of path) {

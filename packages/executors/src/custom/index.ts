@@ -1,7 +1,7 @@
 // The `custom` task type: a named handler runs the payload. Built-ins are echo (default), sleep, fail;
 // config.yaml adds handlers from modules (`executors.custom.handlers`), loaded by prepare() at worker
 // start. The API only needs the names, so it validates without importing plugin code.
-import { TaskError, type Config, type TaskTypeDefinition } from '@taskengine/core';
+import { quoteInput, TaskError, type Config, type TaskTypeDefinition } from '@taskengine/core';
 import { z } from 'zod';
 import { BUILTIN_HANDLERS, type CustomHandler } from './builtin-handlers.js';
 import { loadPluginHandlers } from './plugin-loader.js';
@@ -42,7 +42,7 @@ export function customTaskType(config: Config): TaskTypeDefinition<CustomPayload
   const payloadSchema = CustomPayload.superRefine((payload, ctx) => {
     const name = payload.handler ?? 'echo';
     if (!names.includes(name)) {
-      ctx.addIssue({ code: 'custom', path: ['handler'], message: `unknown handler "${name}"; known: ${names.join(', ')}` });
+      ctx.addIssue({ code: 'custom', path: ['handler'], message: `unknown handler ${quoteInput(name)}; known: ${names.join(', ')}` });
     }
     if (name === 'sleep' && !('sleep' in pluginModules) && payload.duration_ms === undefined) {
       ctx.addIssue({ code: 'custom', path: ['duration_ms'], message: 'required by the sleep handler' });

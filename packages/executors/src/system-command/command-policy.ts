@@ -8,7 +8,7 @@
 // A path relative to anything (`./x`, `../bin/sh`, `bin/sh`) is never allowed, and neither is `/bin/sh`
 // just because `sh` is listed: what runs is what the operator wrote down.
 import { isAbsolute } from 'node:path';
-import { TaskError } from '@taskengine/core';
+import { quoteInput, TaskError } from '@taskengine/core';
 import which from 'which';
 
 /** The engine's PATH without empty or relative entries, which would search the worker's current folder. */
@@ -38,10 +38,10 @@ export class CommandPolicy {
   problem(command: string): string | null {
     const listed = this.allowed.length ? this.allowed.join(', ') : '(none: allowed_commands is empty)';
     if (command.includes('/') && !isAbsolute(command)) {
-      return `command "${command}" is a relative path, which is never allowed; allowed commands: ${listed}`;
+      return `command ${quoteInput(command)} is a relative path, which is never allowed; allowed commands: ${listed}`;
     }
     if (!(command.includes('/') ? this.paths : this.names).has(command)) {
-      return `command "${command}" is not allowed; allowed commands: ${listed}`;
+      return `command ${quoteInput(command)} is not allowed; allowed commands: ${listed}`;
     }
     return null;
   }
