@@ -9,6 +9,15 @@ const BULLMQ_REASONS: Array<[RegExp, string]> = [
   [/started more than allowable limit/i, 'stalled'],
 ];
 
+/**
+ * True for a failure BullMQ decided itself at a limit (stall count, started attempts). BullMQ 6 applies
+ * these limits when a worker next takes the job, and fails it there without running it: that take
+ * started no attempt.
+ */
+export function failedByBullmqLimit(reason: string | null | undefined): boolean {
+  return !!reason && !CODED.test(reason) && BULLMQ_REASONS.some(([pattern]) => pattern.test(reason));
+}
+
 export function encodeFailure(code: string, message: string): string {
   return `[${code}] ${message}`;
 }

@@ -3,7 +3,7 @@
 import type { TaskType } from '../config/schema.js';
 import type { TaskObject } from '../contracts/responses.js';
 import { backoffKind } from './backoff.js';
-import { decodeFailure } from './failure.js';
+import { decodeFailure, failedByBullmqLimit } from './failure.js';
 import { fromBullPriority, priorityName } from './priority.js';
 import type { TaskStatus } from './status.js';
 
@@ -47,6 +47,9 @@ export function taskFromJobHash(type: TaskType, id: string, status: TaskStatus, 
   const final = status === 'completed' || status === 'failed' || status === 'cancelled' || status === 'timeout';
   const failure = status === 'completed' ? null : decodeFailure(job.failedReason);
   const showsError = final ? status !== 'completed' : failure !== null;
+  // BullMQ counts every take of the job (`ats`), including the last take of a task failed at the stall
+  // limit, which never ran it: a poison task that ran twice has two attempts started, one retry.
+  const takes = Number(job.ats ?? 0) - (status === 'failed' && failedByBullmqLimit(job.failedReason) ? 1 : 0);
   let result: unknown = null;
   if (status === 'completed') result = parseJson(job.returnvalue, null);
   else if (final && job[FAILED_RESULT_FIELD]) result = parseJson(job[FAILED_RESULT_FIELD], null);
@@ -74,7 +77,7 @@ export function taskFromJobHash(type: TaskType, id: string, status: TaskStatus, 
     scheduled_at: data.scheduled_at ?? null,
     started_at: iso(job.processedOn),
     completed_at: final ? iso(job.finishedOn) : null,
-    retry_count: Math.max(0, Number(job.ats ?? 0) - 1),
+    retry_count: Math.max(0, takes - 1),
     worker_id: job.pb ?? null,
     schedule_id: data.schedule_id ?? null,
   };
