@@ -304,6 +304,8 @@ export abstract class Side {
 export interface SideOptions {
   /** Extra node arguments for a side's process, by its name (e.g. --cpu-prof naming the profile). */
   nodeArgs: (processName: string) => string[];
+  /** Config sections merged over the benchmark's own, key by key (e.g. the soak run's short retention). */
+  config?: Record<string, Record<string, unknown>>;
 }
 
 /** The engine as shipped: apps/api and apps/worker processes with a config for the benchmark. */
@@ -319,7 +321,7 @@ export class ProjectSide extends Side {
   ) {
     super('project', redis, runId, label);
     // JSON is YAML; relative paths in the config (executor folders) land in the temporary folder.
-    const config = {
+    const config: Record<string, Record<string, unknown>> = {
       redis: { url: redis.url, prefix: this.prefix },
       logging: { level: 'warn' },
       server: { host: '127.0.0.1', port: 8002, rate_limit: { enabled: false } },
@@ -327,6 +329,7 @@ export class ProjectSide extends Side {
       dependencies: { state_machine: { enabled: false }, oneapi: { enabled: false } },
       auth: { api_keys: [] },
     };
+    for (const [section, values] of Object.entries(options.config ?? {})) config[section] = { ...config[section], ...values };
     writeFileSync(this.configPath, JSON.stringify(config, null, 2));
   }
 

@@ -54,6 +54,15 @@ const HELP = `Usage: npm run bench -- [options]
   --cpu-prof             profile both sides' API and worker processes (bench/results/profiles)
 `;
 
+/** The value of option `--name` as a positive number (a whole one when `integer`); throws naming it. */
+export function positiveNumber(name: string, raw: string, integer: boolean): number {
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) {
+    throw new Error(`--${name}: expected a positive ${integer ? 'whole ' : ''}number, got "${raw}"`);
+  }
+  return value;
+}
+
 /** A bad command line: reported as one line, without a stack. */
 export class UsageError extends Error {
   override readonly name = 'UsageError';
@@ -101,12 +110,7 @@ function parseCommandLine(argv: string[], resultsDir: string): Options {
   const smoke = values.smoke ?? false;
   const num = (name: keyof typeof values, normal: number, tiny: number, integer = true): number => {
     const raw = values[name];
-    if (raw === undefined) return smoke ? tiny : normal;
-    const value = Number(raw);
-    if (!Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) {
-      throw new Error(`--${name}: expected a positive ${integer ? 'whole ' : ''}number, got "${String(raw)}"`);
-    }
-    return value;
+    return raw === undefined ? (smoke ? tiny : normal) : positiveNumber(name, String(raw), integer);
   };
   const scenarios = values.scenarios ? values.scenarios.split(',').map((s) => s.trim()).filter(Boolean) : [...SCENARIOS];
   for (const name of scenarios) {

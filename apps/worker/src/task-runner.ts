@@ -2,12 +2,14 @@
 // executor its AbortSignal, and turns the way the attempt ended into what BullMQ must do next:
 // completed; retried (plain Error); failed for good (UnrecoverableError); handed back (WaitingError).
 import {
+  defineEngineCommands,
   encodeFailure,
   FAILED_RESULT_FIELD,
   payloadErrorCode,
   TaskError,
   taskLogger,
   zodDetails,
+  type EngineRedis,
   type ExecutionContext,
   type RetryHint,
   type Logger,
@@ -20,6 +22,7 @@ import {
 import { UnrecoverableError, WaitingError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { AttemptAborted } from './abort-reason.js';
+import { LOCK_LOST_LOG } from './lock-loss.js';
 
 export interface ActiveAttempt {
   id: string;
@@ -36,12 +39,15 @@ const PROGRESS_EVERY_MS = 250;
 export class TaskRunner {
   /** Attempts running in this process, by task id. */
   readonly active = new Map<string, ActiveAttempt>();
+  private readonly redis: EngineRedis;
 
   constructor(
-    private readonly redis: Redis,
+    redis: Redis,
     private readonly keys: TaskKeys,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.redis = defineEngineCommands(redis);
+  }
 
   /** Aborts one running attempt; false when this process does not run it or it already ended. */
   abort(id: string, reason: AttemptAborted): boolean {
@@ -127,13 +133,16 @@ export class TaskRunner {
 
   /** Decides what BullMQ does with a failed attempt, recording what counts need first. */
   private async failure(job: Job, token: string | undefined, err: unknown, log: TaskLog): Promise<Error> {
-    const type = this.typeOf(job);
-    const id = job.id!;
     const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     if (err instanceof AttemptAborted) {
+      if (err.kind === 'lock_lost') {
+        // Another worker owns the task now: leave it alone (WaitingError makes BullMQ skip the move,
+        // which the lock would refuse anyway) and let that worker's attempt decide its outcome.
+        log.warn('attempt abandoned: its lock was lost, another worker runs the task now');
+        return new WaitingError();
+      }
       if (err.kind === 'cancel') {
-        await this.redis.multi().zadd(this.keys.cancelled(type), Date.now(), id).srem(this.keys.cancelRequests(type), id).exec();
-        log.info('task cancelled while running');
+        if (await this.markOutcome(job, token, 'cancelled')) log.info('task cancelled while running');
         return new UnrecoverableError(encodeFailure('cancelled', 'Cancelled by client'));
       }
       if (err.kind === 'shutdown') {
@@ -142,12 +151,12 @@ export class TaskRunner {
         log.info('task handed back at shutdown');
         return new WaitingError();
       }
-      if (lastAttempt) await this.redis.zadd(this.keys.timedOut(type), Date.now(), id);
+      if (lastAttempt) await this.markOutcome(job, token, 'timeout');
       log.warn('attempt timed out', { attempt: job.attemptsMade + 1, final: lastAttempt });
       return new Error(encodeFailure('timeout', err.message));
     }
     if (err instanceof TaskError) {
-      if (err.result !== undefined) await this.redis.hset(this.keys.job(type, id), FAILED_RESULT_FIELD, JSON.stringify(err.result));
+      if (err.result !== undefined) await this.markOutcome(job, token, '', JSON.stringify(err.result));
       log.warn('attempt failed', { error_code: err.code, error: err.message, retryable: err.retryable });
       const reason = encodeFailure(err.code, err.message);
       if (!err.retryable) return new UnrecoverableError(reason);
@@ -159,6 +168,25 @@ export class TaskRunner {
     const message = err instanceof Error ? err.message : String(err);
     log.warn('attempt failed', { error_code: 'handler_error', error: message });
     return new Error(encodeFailure('handler_error', message));
+  }
+
+  /**
+   * Records, before BullMQ moves the job, what counts and the task object need beside the move: the
+   * side entry of a final cancel or timeout, a failed attempt's result. Only while this worker still
+   * holds the lock (mark-outcome-5.lua): a worker cut off from Redis past the lock duration lost the
+   * task to another one, and its late writes would miscount a task that is now someone else's.
+   * False when the lock was lost (nothing written; BullMQ's move will be refused too).
+   */
+  private async markOutcome(job: Job, token: string | undefined, outcome: 'cancelled' | 'timeout' | '', result = ''): Promise<boolean> {
+    const type = this.typeOf(job);
+    const id = job.id!;
+    const jobKey = this.keys.job(type, id);
+    const written = await this.redis.te_markOutcome(
+      jobKey, `${jobKey}:lock`, this.keys.cancelled(type), this.keys.timedOut(type), this.keys.cancelRequests(type),
+      token ?? '0', id, Date.now(), outcome, result, FAILED_RESULT_FIELD,
+    );
+    if (!written) this.logger.warn(LOCK_LOST_LOG, { task_id: id, type });
+    return written === 1;
   }
 
   private typeOf(job: Job): TaskType {

@@ -22,6 +22,7 @@ import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { AttemptAborted } from './abort-reason.js';
 import { CancelWatcher } from './cancel-watcher.js';
+import { LOCK_LOST_LOG, lockLostTaskId } from './lock-loss.js';
 import { TaskRunner } from './task-runner.js';
 
 export interface WorkerServiceOptions {
@@ -57,7 +58,7 @@ export class WorkerService {
     this.cancels = new CancelWatcher(redis, this.keys, this.runner, logger);
     this.registry = new WorkerRegistry(redis, this.keys, config.workers.heartbeat_interval);
     this.stats = new StatsRecorder(redis, this.keys);
-    this.janitor = new RetentionJanitor(redis, this.keys, config);
+    this.janitor = new RetentionJanitor(redis, this.keys, config, undefined, undefined, logger);
   }
 
   async start(): Promise<void> {
@@ -85,7 +86,12 @@ export class WorkerService {
       });
       worker.on('completed', (job) => this.onCompleted(type, job));
       worker.on('failed', (job, err) => job && this.onFailed(type, job, err));
-      worker.on('error', (err) => logger.warn('queue connection problem', { type, error: err.message }));
+      worker.on('error', (err) => this.onQueueError(type, err));
+      // A renewal refused means another worker owns the task now (its link was cut past the lock
+      // duration): stop this attempt's work at once rather than run it beside the new owner.
+      worker.on('lockRenewalFailed', (ids) => {
+        for (const id of ids) this.runner.abort(id, new AttemptAborted('lock_lost', 'the task lock was lost'));
+      });
       this.workers.push(worker);
     }
     this.stats.start();
@@ -94,6 +100,15 @@ export class WorkerService {
     this.heartbeatTimer = setInterval(() => void this.heartbeat().catch(() => {}), config.workers.heartbeat_interval * 1000);
     this.heartbeatTimer.unref();
     logger.info('worker started', { worker_id: this.workerId, task_types: this.workers.map((w) => w.name) });
+  }
+
+  private onQueueError(type: TaskType, err: Error): void {
+    const { logger } = this.options;
+    const taskId = lockLostTaskId(err);
+    // BullMQ refuses the move of a task whose lock was lost and then emits no 'completed' / 'failed'
+    // event, so nothing is counted for it here: the counts are the new owner's.
+    if (taskId) logger.warn(LOCK_LOST_LOG, { type, task_id: taskId, error: err.message });
+    else logger.warn('queue connection problem', { type, error: err.message });
   }
 
   private onCompleted(type: TaskType, job: Job): void {

@@ -37,6 +37,14 @@ export class TaskKeys {
     return this.bull(type, 'te:timeout');
   }
 
+  /**
+   * How far (a time in ms) the janitor has checked the cancelled / timeout side entries against the
+   * failed set; entries written after it are checked in a later pass (reconcile-outcomes-4.lua).
+   */
+  outcomesChecked(type: TaskType): string {
+    return this.bull(type, 'te:outcomes-checked');
+  }
+
   /** Set of running tasks a client asked to cancel; the worker polls it, the janitor reconciles it. */
   cancelRequests(type: TaskType): string {
     return this.bull(type, 'te:cancel-requests');

@@ -35,6 +35,8 @@ export interface EngineCommands {
   te_countTasks(...args: Array<string | number>): Promise<number[]>;
   te_removeExpired(...args: Array<string | number>): Promise<number>;
   te_reconcileCancels(...args: Array<string | number>): Promise<number>;
+  te_markOutcome(...args: Array<string | number>): Promise<number>;
+  te_reconcileOutcomes(...args: Array<string | number>): Promise<[number, number]>;
 }
 
 export type EngineRedis = Redis & EngineCommands;
