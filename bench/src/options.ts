@@ -36,7 +36,7 @@ const HELP = `Usage: npm run bench -- [options]
   --scenarios a,b        which to run (default all): ${SCENARIOS.join(', ')}
   --duration S           seconds per ingest run and of the latency run's load (default 10)
   --scale-duration S     seconds per scale-with-size measurement (default 5)
-  --warmup S             unrecorded load before each ingest run (default 1)
+  --warmup S             unrecorded load before each ingest and latency run (default 1)
   --repeats N            runs per side, in alternating order; figures are medians (default 3)
   --tasks N              tasks of the process and memory runs (default 20000)
   --retained N           tasks retained in scale-with-size's large run (default 200000)

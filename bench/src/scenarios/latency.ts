@@ -48,7 +48,7 @@ async function baselineTimes(ctx: Context, side: Side, ids: string[]): Promise<T
 }
 
 export async function latency(ctx: Context): Promise<Omit<ScenarioResult, 'seconds'>> {
-  const { latencyRate: rate, duration, concurrency } = ctx.opts;
+  const { latencyRate: rate, duration, concurrency, warmup } = ctx.opts;
   const body = JSON.stringify(SMALL_TASK);
   const connection = new Redis(ctx.redis.url, { maxRetriesPerRequest: null });
   const rawQueue = new Queue(QUEUE_NAME, { connection, prefix: ctx.baseline.prefix });
@@ -58,17 +58,23 @@ export async function latency(ctx: Context): Promise<Omit<ScenarioResult, 'secon
     await side.wipe();
     const worker = await side.startWorker(concurrency);
     try {
+      const offer = (seconds: number, ids: string[]) =>
+        openLoop(rate, seconds, async (i) => {
+          if (viaApi) {
+            ids[i] = (await httpOk<{ task_id: string }>(side.apiUrl, 'POST', '/tasks', body)).task_id;
+          } else {
+            const opts = jobOptions();
+            await rawQueue.add('custom', jobData(SMALL_PAYLOAD), opts);
+            ids[i] = opts.jobId!;
+          }
+        });
+      // Unrecorded warm-up at the same rate: a fresh process's first second is JIT compilation, whose
+      // stalls would otherwise make most of a p99 over a few thousand tasks, on either side.
+      const warmupIds: string[] = [];
+      if (warmup > 0) await offer(warmup, warmupIds);
       const ids: string[] = [];
-      const offered = await openLoop(rate, duration, async (i) => {
-        if (viaApi) {
-          ids[i] = (await httpOk<{ task_id: string }>(side.apiUrl, 'POST', '/tasks', body)).task_id;
-        } else {
-          const opts = jobOptions();
-          await rawQueue.add('custom', jobData(SMALL_PAYLOAD), opts);
-          ids[i] = opts.jobId!;
-        }
-      });
-      await waitCompleted(side, ids.length);
+      const offered = await offer(duration, ids);
+      await waitCompleted(side, warmupIds.length + ids.length);
       worker.assertRunning();
       const times = side.name === 'project' ? await projectTimes(side, ids) : await baselineTimes(ctx, side, ids);
       const toStart = times.map((t) => t.started - t.created);
@@ -114,6 +120,7 @@ export async function latency(ctx: Context): Promise<Omit<ScenarioResult, 'secon
       settings: {
         offered_per_s: rate,
         duration_s: duration,
+        warmup_s: warmup,
         tasks: Math.round(rate * duration),
         resolution: 'timestamps are whole milliseconds on both sides',
         concurrency,
