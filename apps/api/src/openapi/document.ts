@@ -112,7 +112,12 @@ const ERRORS: Record<ErrorStatus, { name: string; description: string; headers?:
     headers: { 'Retry-After': { description: 'Seconds until the window resets.', schema: { type: 'integer' } } },
   },
   500: { name: 'InternalError', description: '`internal_error` (never a stack trace).' },
-  503: { name: 'Unavailable', description: '`unavailable`: Redis is unreachable; try again shortly.' },
+  503: {
+    name: 'Unavailable',
+    description:
+      '`unavailable`: Redis is unreachable, or out of memory (`details.reason`: `redis_out_of_memory`; nothing was ' +
+      'stored); try again shortly.',
+  },
 };
 
 function errorResponses(): Record<string, unknown> {

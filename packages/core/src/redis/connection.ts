@@ -26,10 +26,33 @@ export function createRedis(config: Config, role: RedisRole, extra: RedisOptions
 
 const UNAVAILABLE =
   /Stream isn't writeable|Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Command timed out|MaxRetriesPerRequest|OOM |LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|connect ETIMEDOUT|Reached the max retries/;
+const OUT_OF_MEMORY = /^OOM /;
+
+/** Why Redis cannot serve a command now: full (maxmemory reached under noeviction), or away (down, loading, …). */
+export type RedisRefusal = 'out_of_memory' | 'unreachable';
+
+/**
+ * The errors behind a failed command. A MULTI that Redis refused to queue a command of fails as a
+ * whole with EXECABORT, which says nothing itself: ioredis keeps the queueing errors (e.g. OOM) in
+ * `previousErrors`.
+ */
+function causes(err: Error): Error[] {
+  const previous = (err as Error & { previousErrors?: unknown[] }).previousErrors;
+  const inner = Array.isArray(previous) ? previous.filter((e): e is Error => e instanceof Error) : [];
+  return [err, ...inner];
+}
+
+/** Why an error means "Redis cannot serve this now" (not a bug), or null when it does not. */
+export function redisRefusal(err: unknown): RedisRefusal | null {
+  if (!(err instanceof Error)) return null;
+  const all = causes(err);
+  if (all.some((e) => OUT_OF_MEMORY.test(e.message))) return 'out_of_memory';
+  return all.some((e) => UNAVAILABLE.test(e.message)) ? 'unreachable' : null;
+}
 
 /** True when an error means "Redis cannot serve this now" (down, full, loading), not a bug. */
 export function isRedisUnavailable(err: unknown): boolean {
-  return err instanceof Error && UNAVAILABLE.test(err.message);
+  return redisRefusal(err) !== null;
 }
 
 /** The URL with any password masked, for logs and messages. */
