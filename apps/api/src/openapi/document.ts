@@ -116,7 +116,8 @@ const ERRORS: Record<ErrorStatus, { name: string; description: string; headers?:
     name: 'Unavailable',
     description:
       '`unavailable`: Redis is unreachable, or out of memory (`details.reason`: `redis_out_of_memory`; nothing was ' +
-      'stored); try again shortly.',
+      'stored); try again shortly. A create in flight when the connection to Redis dropped may have been stored: ' +
+      'retry it with the same client `id` to get exactly one task.',
   },
 };
 
