@@ -107,8 +107,11 @@ export async function request<T = any>(
   path: string,
   body?: unknown,
   headers: Record<string, string> = {},
+  /** Give up (reject) after this long, so a request that hangs fails the test instead of stalling it. */
+  timeoutMs?: number,
 ): Promise<HttpResult<T>> {
   const init: RequestInit = { method, headers: { ...headers } };
+  if (timeoutMs !== undefined) init.signal = AbortSignal.timeout(timeoutMs);
   if (body !== undefined) {
     init.body = typeof body === 'string' ? body : JSON.stringify(body);
     (init.headers as Record<string, string>)['content-type'] ??= 'application/json';

@@ -1,7 +1,7 @@
 // API process entry point (`npm run start:api`): serves the REST API and the dashboard on server.port,
 // keeps node 02 registered with StateMachine, and on SIGTERM/SIGINT drains in-flight requests,
 // unregisters and closes Redis.
-import { createLogger, createRedis, loadConfigOrExit, TaskStore } from '@taskengine/core';
+import { createLogger, createRedis, loadConfigOrExit, TaskStore, warnOnEvictionPolicy } from '@taskengine/core';
 import { createExecutorRegistry } from '@taskengine/executors';
 import { APP_VERSION, createApp } from './app.js';
 import { answerNodeRefusals } from './node-refusals.js';
@@ -12,6 +12,7 @@ function main(): void {
   const config = loadConfigOrExit();
   const logger = createLogger(config, 'api');
   const redis = createRedis(config, 'api');
+  warnOnEvictionPolicy(redis, logger);
   const store = new TaskStore(redis, config);
   const executors = createExecutorRegistry(config);
   const { state_machine: stateMachine, oneapi } = config.dependencies;

@@ -4,6 +4,7 @@ import {
   createLogger,
   createRedis,
   loadConfigOrExit,
+  warnOnEvictionPolicy,
   workerConcurrency,
   workerTaskTypes,
 } from '@taskengine/core';
@@ -15,6 +16,7 @@ async function main(): Promise<void> {
   const logger = createLogger(config, 'worker');
   const types = workerTaskTypes();
   const redis = createRedis(config, 'worker');
+  warnOnEvictionPolicy(redis, logger);
   const service = new WorkerService({
     config,
     redis,

@@ -14,6 +14,7 @@ export * from './model/priority.js';
 export * from './model/status.js';
 export * from './model/task.js';
 export * from './redis/connection.js';
+export * from './redis/eviction-policy.js';
 export * from './redis/keys.js';
 export * from './redis/scripts.js';
 export * from './stats/counters.js';

@@ -1,7 +1,7 @@
 // The contract's error body on every route: {"success": false, "error": {code, message, details?}}.
 // Body-reading failures become invalid_json / payload_too_large / 415; Redis outages become 503 unavailable;
 // anything else is a 500 whose body never carries a stack trace.
-import { ApiError, isRedisUnavailable, type ApiErrorCode, type Logger } from '@taskengine/core';
+import { ApiError, redisRefusal, type ApiErrorCode, type Logger } from '@taskengine/core';
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import { INVALID_UTF8 } from './json-body.js';
 
@@ -43,7 +43,19 @@ export function toApiError(err: unknown): ApiError | null {
     // Other body-reading failures, e.g. a gzip body that does not inflate.
     return new ApiError(400, 'invalid_json', 'request body could not be read');
   }
-  if (isRedisUnavailable(err)) return new ApiError(503, 'unavailable', 'Redis is unreachable; try again shortly');
+  const refusal = redisRefusal(err);
+  // Full is not down: say so, so an operator makes room instead of looking for a dead Redis. Same
+  // code and status, because a client does the same either way: retry later. A full Redis refused
+  // the write whole, so nothing was stored.
+  if (refusal === 'out_of_memory') {
+    return new ApiError(
+      503,
+      'unavailable',
+      'Redis is out of memory (maxmemory reached) and refuses writes; nothing was stored: try again later',
+      { reason: 'redis_out_of_memory' },
+    );
+  }
+  if (refusal === 'unreachable') return new ApiError(503, 'unavailable', 'Redis is unreachable; try again shortly');
   return null;
 }
 
@@ -51,7 +63,10 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
     const known = toApiError(err);
     if (known) {
-      if (known.status === 503) logger.warn('request failed: Redis unavailable', { method: req.method, path: req.path });
+      if (known.status === 503) {
+        const reason = (known.details as { reason?: string } | undefined)?.reason ?? 'redis_unreachable';
+        logger.warn('request failed: Redis unavailable', { method: req.method, path: req.path, reason });
+      }
       return sendError(res, known);
     }
     logger.error('unhandled error', { method: req.method, path: req.path, error: (err as Error)?.message, stack: (err as Error)?.stack });

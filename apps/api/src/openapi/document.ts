@@ -112,7 +112,13 @@ const ERRORS: Record<ErrorStatus, { name: string; description: string; headers?:
     headers: { 'Retry-After': { description: 'Seconds until the window resets.', schema: { type: 'integer' } } },
   },
   500: { name: 'InternalError', description: '`internal_error` (never a stack trace).' },
-  503: { name: 'Unavailable', description: '`unavailable`: Redis is unreachable; try again shortly.' },
+  503: {
+    name: 'Unavailable',
+    description:
+      '`unavailable`: Redis is unreachable, or out of memory (`details.reason`: `redis_out_of_memory`; nothing was ' +
+      'stored); try again shortly. A create in flight when the connection to Redis dropped may have been stored: ' +
+      'retry it with the same client `id` to get exactly one task.',
+  },
 };
 
 function errorResponses(): Record<string, unknown> {

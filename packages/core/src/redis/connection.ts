@@ -1,6 +1,6 @@
 // ioredis clients for the engine's processes. The API fails fast when Redis is away (no offline queue,
-// a command timeout) so requests get a 503 at once instead of hanging; workers wait and retry
-// (BullMQ requires maxRetriesPerRequest: null for its blocking connections).
+// a command timeout, no replay) so requests get a 503 at once instead of hanging; workers wait and
+// retry (BullMQ requires maxRetriesPerRequest: null for its blocking connections).
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Config } from '../config/schema.js';
 
@@ -14,22 +14,62 @@ export function createRedis(config: Config, role: RedisRole, extra: RedisOptions
     lazyConnect: false,
     retryStrategy: (attempt) => Math.min(100 * attempt, 1000),
     ...(role === 'api'
-      ? { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 3000, connectTimeout: 2000 }
+      ? {
+          enableOfflineQueue: false,
+          maxRetriesPerRequest: 1,
+          commandTimeout: 3000,
+          connectTimeout: 2000,
+          // Never replay a command whose fate is unknown (see failCommandsInFlight).
+          autoResendUnfulfilledCommands: false,
+        }
       : { maxRetriesPerRequest: null, enableOfflineQueue: true }),
     ...extra,
   };
   const client = new Redis(config.redis.url, base);
   // Errors are reported through commands and /health; without a listener ioredis prints each one.
   client.on('error', () => {});
+  if (role === 'api') client.on('close', () => failCommandsInFlight(client));
   return client;
 }
 
-const UNAVAILABLE =
-  /Stream isn't writeable|Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Command timed out|MaxRetriesPerRequest|OOM |LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|connect ETIMEDOUT|Reached the max retries/;
+/**
+ * Fails, at once, the commands sent on a connection that has just dropped. Redis may or may not have
+ * run them. ioredis would send them again after reconnecting, so a create could be applied twice (its
+ * creation counter was, in the Redis SIGKILL test); with resending off they would instead wait for the
+ * command timeout. Failing them makes the request answer 503 now, and nothing is replayed: a client
+ * that retries with its own task id gets exactly one task.
+ */
+function failCommandsInFlight(client: Redis): void {
+  const error = new Error('Connection is closed.');
+  for (let item = client.commandQueue.shift(); item; item = client.commandQueue.shift()) item.command.reject(error);
+}
 
-/** True when an error means "Redis cannot serve this now" (down, full, loading), not a bug. */
-export function isRedisUnavailable(err: unknown): boolean {
-  return err instanceof Error && UNAVAILABLE.test(err.message);
+// "Command aborted due to connection close": ioredis's error for the rest of a pipeline or MULTI whose
+// connection dropped after part of the answer had arrived.
+const UNAVAILABLE =
+  /Stream isn't writeable|Connection is closed|Command aborted due to connection close|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Command timed out|MaxRetriesPerRequest|OOM |LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|connect ETIMEDOUT|Reached the max retries/;
+const OUT_OF_MEMORY = /^OOM /;
+
+/** Why Redis cannot serve a command now: full (maxmemory reached under noeviction), or away (down, loading, …). */
+export type RedisRefusal = 'out_of_memory' | 'unreachable';
+
+/**
+ * The errors behind a failed command. A MULTI that Redis refused to queue a command of fails as a
+ * whole with EXECABORT, which says nothing itself: ioredis keeps the queueing errors (e.g. OOM) in
+ * `previousErrors`.
+ */
+function causes(err: Error): Error[] {
+  const previous = (err as Error & { previousErrors?: unknown[] }).previousErrors;
+  const inner = Array.isArray(previous) ? previous.filter((e): e is Error => e instanceof Error) : [];
+  return [err, ...inner];
+}
+
+/** Why an error means "Redis cannot serve this now" (not a bug), or null when it does not. */
+export function redisRefusal(err: unknown): RedisRefusal | null {
+  if (!(err instanceof Error)) return null;
+  const all = causes(err);
+  if (all.some((e) => OUT_OF_MEMORY.test(e.message))) return 'out_of_memory';
+  return all.some((e) => UNAVAILABLE.test(e.message)) ? 'unreachable' : null;
 }
 
 /** The URL with any password masked, for logs and messages. */

@@ -179,7 +179,9 @@ export class StatsRecorder {
   }
 
   async flush(): Promise<void> {
-    this.flushing = this.flushing.then(async () => {
+    // Flushes run one after another. A failed one must not stop the chain: `.then` on a rejected
+    // promise would skip every later flush, and the process would never write a count again.
+    this.flushing = this.flushing.catch(() => {}).then(async () => {
       if (this.pending.size === 0 && this.buckets.size === 0) return;
       const pending = this.pending;
       const buckets = this.buckets;
@@ -195,9 +197,27 @@ export class StatsRecorder {
         if (failed) tx.hincrby(key, 'failed', failed);
         tx.pexpire(key, THROUGHPUT_BUCKET_MS * 12);
       }
-      await tx.exec();
+      try {
+        await tx.exec();
+      } catch (err) {
+        // Redis refused the MULTI (full, loading, …) and applied none of it: keep the figures for the
+        // next flush instead of dropping them, so a Redis that was full for a while loses no count.
+        this.restore(pending, buckets);
+        throw err;
+      }
     });
     return this.flushing;
+  }
+
+  private restore(pending: Map<TaskType, Map<string, number>>, buckets: StatsRecorder['buckets']): void {
+    for (const [type, counters] of pending) for (const [field, by] of counters) this.add(type, field, by);
+    for (const [key, entry] of buckets) {
+      const current = this.buckets.get(key);
+      if (current) {
+        current.completed += entry.completed;
+        current.failed += entry.failed;
+      } else this.buckets.set(key, entry);
+    }
   }
 
   async stop(): Promise<void> {

@@ -103,18 +103,55 @@ export class TaskStore {
 
   /**
    * Settles client-chosen ids: returns, per spec, the existing task when the same task was posted
-   * before (idempotent repeat), throws 409 when the id is taken by a different task.
+   * before (idempotent repeat), throws 409 when the id is taken by a different task. Also returns the
+   * claims this call made, for store() to release if the tasks are not stored after all.
    */
-  private async claimClientIds(specs: TaskSpec[]): Promise<Map<string, TaskObject>> {
-    const existing = new Map<string, TaskObject>();
+  private async claimClientIds(specs: TaskSpec[]): Promise<{ existing: Map<string, TaskObject>; claimedNow: string[] }> {
     const claimed = specs.filter((spec) => spec.clientId);
-    if (claimed.length === 0) return existing;
+    if (claimed.length === 0) return { existing: new Map(), claimedNow: [] };
+    const previous = await this.takeClaims(claimed);
+    const claimedNow = claimed.filter((_, i) => previous[i] === null).map((spec) => spec.id);
+    try {
+      return { existing: await this.settleClaims(claimed, previous), claimedNow };
+    } catch (err) {
+      // Redis failed us half-way (full, or gone): free the ids again, or a retry with a corrected
+      // body would get a 409 for a task that does not exist. A 409 has released its own.
+      if (!(err instanceof ApiError)) await this.releaseClaims(claimedNow);
+      throw err;
+    }
+  }
+
+  /**
+   * Claims each id (SET NX GET); returns each claim's previous value (null: claimed now). All or
+   * none: when Redis refuses some (e.g. it is full), the ones taken are released and the error thrown.
+   */
+  private async takeClaims(claimed: TaskSpec[]): Promise<Array<string | null>> {
     const ttl = this.claimTtlSeconds();
-    const previous = await Promise.all(
+    const results = await Promise.allSettled(
       claimed.map((spec) =>
         this.redis.set(this.keys.idClaim(spec.id), `${spec.type}|${spec.fingerprint}`, 'EX', ttl, 'NX', 'GET'),
       ),
     );
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
+      const takenNow = claimed.filter((_, i) => {
+        const result = results[i]!;
+        return result.status === 'fulfilled' && result.value === null;
+      });
+      await this.releaseClaims(takenNow.map((spec) => spec.id));
+      throw failed.reason;
+    }
+    return results.map((r) => (r as PromiseFulfilledResult<string | null>).value);
+  }
+
+  /** Best effort: Redis takes deletes even when full; when it is unreachable the claims stay (see store()). */
+  private async releaseClaims(ids: string[]): Promise<void> {
+    if (ids.length) await this.redis.del(...ids.map((id) => this.keys.idClaim(id))).catch(() => {});
+  }
+
+  /** claimClientIds' decision, once the claims are taken: existing tasks by id, or a 409. */
+  private async settleClaims(claimed: TaskSpec[], previous: Array<string | null>): Promise<Map<string, TaskObject>> {
+    const existing = new Map<string, TaskObject>();
     // A claim that expired while its task lived on is caught by looking for the task itself.
     const found = await this.getMany(claimed.map((spec) => spec.id));
     // Same task claimed by a concurrent request that has not stored it yet: wait for it rather than
@@ -223,9 +260,20 @@ export class TaskStore {
 
   /** Stores the specs not already stored under their client ids; returns those existing tasks by id. */
   private async store(specs: TaskSpec[], now: number): Promise<Map<string, TaskObject>> {
-    const existing = await this.claimClientIds(specs);
+    const { existing, claimedNow } = await this.claimClientIds(specs);
     const fresh = specs.filter((spec) => !existing.has(spec.id));
-    if (fresh.length > 0) await this.writes.submit({ specs: fresh, now });
+    try {
+      if (fresh.length > 0) await this.writes.submit({ specs: fresh, now });
+    } catch (err) {
+      // The write is one MULTI: Redis refused it whole (e.g. full), so the ids must stay free; a claim
+      // left behind would make the client's retry with a corrected body a 409 for a task that does
+      // not exist. Redis takes deletes even when full. If instead the connection dropped after Redis
+      // ran the MULTI, the task exists and a retry finds it by looking for the task itself (as for an
+      // expired claim); if the delete cannot reach Redis, the claim stays and only delays a same-body
+      // retry by CLAIM_WAIT_MS (a different body gets 409 until the claim expires).
+      await this.releaseClaims(claimedNow);
+      throw err;
+    }
     return existing;
   }
 

@@ -30,12 +30,16 @@ export class WorkerRegistry {
 
   async list(now = Date.now()): Promise<WorkerRecord[]> {
     const index = this.keys.workerIndex();
-    const [, idsResult] = (await this.redis
-      .multi()
-      .zremrangebyscore(index, '-inf', `(${now - this.staleAfterMs}`)
-      .zrange(index, '0', '-1')
+    const liveSince = now - this.staleAfterMs;
+    // A pipeline, not a MULTI: Redis refuses every command queued in a MULTI while it is out of memory,
+    // and reading the workers must keep working then (/health, /stats). The read filters by score
+    // itself, so the clean-up beside it may fail or race without showing a stale worker.
+    const [, [readError, ids]] = (await this.redis
+      .pipeline()
+      .zremrangebyscore(index, '-inf', `(${liveSince}`)
+      .zrangebyscore(index, liveSince, '+inf')
       .exec()) as [[Error | null, number], [Error | null, string[]]];
-    const ids = idsResult[1];
+    if (readError) throw readError;
     if (ids.length === 0) return [];
     const records = await this.redis.mget(...ids.map((id) => this.keys.worker(id)));
     return records.filter((text): text is string => text !== null).map((text) => JSON.parse(text) as WorkerRecord);
