@@ -14,6 +14,11 @@ export interface Options {
   scaleDuration: number;
   /** Seconds of unrecorded load before each ingest run, so both servers are warm. */
   warmup: number;
+  /**
+   * Seconds of unrecorded load before each latency run. Longer than ingest's: the worker starts fresh
+   * for each run, and the tail of a p99 is where a process still compiling its hot paths shows.
+   */
+  latencyWarmup: number;
   /** Runs per side; sides alternate (project first in even rounds, baseline first in odd ones). */
   repeats: number;
   connections: number;
@@ -36,7 +41,8 @@ const HELP = `Usage: npm run bench -- [options]
   --scenarios a,b        which to run (default all): ${SCENARIOS.join(', ')}
   --duration S           seconds per ingest run and of the latency run's load (default 10)
   --scale-duration S     seconds per scale-with-size measurement (default 5)
-  --warmup S             unrecorded load before each ingest and latency run (default 1)
+  --warmup S             unrecorded load before each ingest run (default 1)
+  --latency-warmup S     unrecorded load at the offered rate before each latency run (default 4)
   --repeats N            runs per side, in alternating order; figures are medians (default 3)
   --tasks N              tasks of the process and memory runs (default 20000)
   --retained N           tasks retained in scale-with-size's large run (default 200000)
@@ -84,6 +90,7 @@ function parseCommandLine(argv: string[], resultsDir: string): Options {
       duration: { type: 'string' },
       'scale-duration': { type: 'string' },
       warmup: { type: 'string' },
+      'latency-warmup': { type: 'string' },
       repeats: { type: 'string' },
       tasks: { type: 'string' },
       retained: { type: 'string' },
@@ -116,13 +123,15 @@ function parseCommandLine(argv: string[], resultsDir: string): Options {
   for (const name of scenarios) {
     if (!(SCENARIOS as readonly string[]).includes(name)) throw new Error(`--scenarios: unknown scenario "${name}"; known: ${SCENARIOS.join(', ')}`);
   }
-  const warmupRaw = values.warmup;
+  // 0 is a valid warm-up (none), which positiveNumber refuses.
+  const seconds = (name: 'warmup' | 'latency-warmup', normal: number): number => (values[name] === '0' ? 0 : num(name, normal, 0, false));
   return {
     scenarios: scenarios as ScenarioName[],
     smoke,
     duration: num('duration', 10, 0.3, false),
     scaleDuration: num('scale-duration', 5, 0.2, false),
-    warmup: warmupRaw === '0' ? 0 : num('warmup', 1, 0, false),
+    warmup: seconds('warmup', 1),
+    latencyWarmup: seconds('latency-warmup', 4),
     repeats: num('repeats', 3, 1),
     tasks: num('tasks', 20_000, 200),
     retained: num('retained', 200_000, 1000),

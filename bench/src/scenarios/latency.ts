@@ -48,7 +48,7 @@ async function baselineTimes(ctx: Context, side: Side, ids: string[]): Promise<T
 }
 
 export async function latency(ctx: Context): Promise<Omit<ScenarioResult, 'seconds'>> {
-  const { latencyRate: rate, duration, concurrency, warmup } = ctx.opts;
+  const { latencyRate: rate, duration, concurrency, latencyWarmup: warmup } = ctx.opts;
   const body = JSON.stringify(SMALL_TASK);
   const connection = new Redis(ctx.redis.url, { maxRetriesPerRequest: null });
   const rawQueue = new Queue(QUEUE_NAME, { connection, prefix: ctx.baseline.prefix });
@@ -68,8 +68,9 @@ export async function latency(ctx: Context): Promise<Omit<ScenarioResult, 'secon
             ids[i] = opts.jobId!;
           }
         });
-      // Unrecorded warm-up at the same rate: a fresh process's first second is JIT compilation, whose
-      // stalls would otherwise make most of a p99 over a few thousand tasks, on either side.
+      // Unrecorded warm-up at the same rate: a fresh process's first seconds are JIT compilation, whose
+      // stalls would otherwise make most of a p99 over a few thousand tasks (measured: p99 45 ms after 1 s
+      // of warm-up, 7 ms after 4 s, on a worker whose steady state is the latter).
       const warmupIds: string[] = [];
       if (warmup > 0) await offer(warmup, warmupIds);
       const ids: string[] = [];
