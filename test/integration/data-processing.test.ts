@@ -74,10 +74,10 @@ describe('inline items', () => {
     expect(task.error).toMatch(/destination/);
   });
 
-  it('treats __proto__ in the data as data, and refuses it as a field name', async () => {
-    const items = JSON.parse('[{"__proto__": {"admin": true}, "name": "x"}, {"name": "y"}]');
-    const result = await ok({ items, operations: [{ op: 'filter', where: { field: 'admin', op: 'exists' } }] });
-    expect(result.items).toEqual([]);
+  it('refuses __proto__ in inline data (the API refuses it anywhere in a body) and as a field name', async () => {
+    const hostile = JSON.parse('[{"__proto__": {"admin": true}, "name": "x"}, {"name": "y"}]');
+    await expectRejected(engine, TYPE, { items: hostile, operations: [] }, 'payload.items[0].__proto__');
+    const items = [{ name: 'x' }, { name: 'y' }];
     await expectRejected(engine, TYPE, { items, operations: [{ op: 'select', fields: ['__proto__'] }] }, 'payload.operations[0].fields[0]');
     await expectRejected(engine, TYPE, { items, operations: [{ op: 'filter', where: { field: 'constructor.prototype', op: 'exists' } }] }, 'payload.operations[0].where.field');
     expect(({} as Record<string, unknown>).admin).toBeUndefined();
