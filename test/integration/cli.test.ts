@@ -67,7 +67,7 @@ const created = async (): Promise<number> => (await engine.request('GET', '/stat
 
 describe('taskengine: usage', () => {
   it('prints the version and help for every command, and exits 4 on a usage error', async () => {
-    const commands = ['submit', 'get', 'list', 'cancel', 'wait', 'stats', 'workers', 'health'];
+    const commands = ['submit', 'get', 'list', 'cancel', 'retry', 'wait', 'stats', 'workers', 'queues', 'pause', 'resume', 'health'];
     const [version, help, ...commandHelps] = await Promise.all([cli('--version'), cli('--help'), ...commands.map((c) => cli(c, '--help'))]);
     expect(version).toEqual({ code: 0, stdout: '0.1.0\n', stderr: '' });
     expect(help.code).toBe(0);
@@ -88,6 +88,10 @@ describe('taskengine: usage', () => {
       [['submit', '-t', 'custom', '--priority', 'urgent'], '--priority must be 0-4 or one of CRITICAL, HIGH, NORMAL, LOW, BACKGROUND'],
       [['submit', '-t', 'custom', '--payload', '{nope'], '--payload is not valid JSON'],
       [['get'], 'missing <id>'],
+      [['retry'], 'give a task id, or --status and/or --type to retry many'],
+      [['retry', 'some-id', '--status', 'failed'], 'give a task id or --status/--type/--limit, not both'],
+      [['retry', '--status', 'failed', '--limit', '0'], '--limit must be a whole number (>= 1, <= 1000)'],
+      [['pause'], 'missing <type>'],
     ];
     const runs = await Promise.all(mistakes.map(([args]) => cli(...args)));
     runs.forEach((run, i) => {
@@ -223,6 +227,48 @@ describe('taskengine get, list, cancel, stats, workers, health', () => {
     expect(json(workersJson)).toMatchObject({ total: 1, workers: [{ task_types: ['custom'] }] });
     expect(health.stdout).toMatch(/^healthy {2}TaskEngine node 02 v\S+ {2}redis up {2}workers 1 /);
     expect(json(healthJson)).toMatchObject({ status: 'healthy', redis: 'up' });
+  });
+});
+
+describe('taskengine retry, queues, pause, resume', () => {
+  it('retries a task, and exits 4 when it is not retryable', async () => {
+    const task = await createTask(engine, { delay_seconds: 3600 });
+    await engine.request('POST', `/tasks/${task.id}/cancel`);
+    expect(await cli('retry', task.id)).toEqual({ code: 0, stdout: `retried ${task.id} (was cancelled): queued\n`, stderr: '' });
+    await waitForStatus(engine, task.id, 'completed');
+    const again = await cli('retry', task.id);
+    expect(again).toMatchObject({ code: 4, stdout: '' });
+    expect(again.stderr).toContain(`conflict: task ${task.id} cannot be retried: it is completed`);
+  });
+
+  it('retries the tasks matching --status and --type, as text and as JSON', async () => {
+    const cancelled: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const task = await createTask(engine, { type: 'system_command', payload: { command: 'echo hi' }, delay_seconds: 3600 });
+      await engine.request('POST', `/tasks/${task.id}/cancel`);
+      cancelled.push(task.id);
+    }
+    const human = await cli('retry', '--status', 'cancelled', '--type', 'system_command', '--limit', '2');
+    expect(human).toEqual({ code: 0, stdout: `retried ${cancelled[0]}\nretried ${cancelled[1]}\n2 retried, 0 skipped\n`, stderr: '' });
+    const asJson = await cli('retry', '-s', 'cancelled', '-t', 'system_command', '--json');
+    expect(json(asJson)).toEqual({ success: true, retried: 1, task_ids: [cancelled[2]], skipped: [] });
+  });
+
+  it('lists the queues, pauses and resumes one', async () => {
+    const paused = await cli('pause', 'system_command');
+    expect(paused).toEqual({ code: 0, stdout: 'system_command paused\n', stderr: '' });
+    const human = await cli('queues');
+    expect(human.code).toBe(0);
+    const lines = human.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^TYPE +STATE +PENDING +QUEUED +RUNNING +COMPLETED +FAILED +CANCELLED +TIMEOUT +WORKERS +SLOTS +RATE LIMIT$/);
+    expect(lines.find((l) => l.startsWith('system_command'))).toMatch(/^system_command +paused +\d+ +\d+ +0 +/);
+    expect(lines.find((l) => l.startsWith('custom '))).toMatch(/^custom +running( +\d+){7} +1 +10 +-$/);
+    const asJson = json(await cli('queues', '--json'));
+    expect(asJson.queues.find((q: any) => q.type === 'system_command')).toMatchObject({ paused: true, workers: 0 });
+    expect(await cli('resume', 'system_command', '--json')).toMatchObject({ code: 0, stdout: `${JSON.stringify({ success: true, type: 'system_command', paused: false }, null, 2)}\n` });
+    const unknown = await cli('pause', 'nope');
+    expect(unknown).toMatchObject({ code: 4, stdout: '' });
+    expect(unknown.stderr).toContain('validation_error');
   });
 });
 

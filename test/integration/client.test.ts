@@ -102,6 +102,28 @@ describe('TaskEngineClient', () => {
     expect((await client.waitFor(sleeper.task_id, { timeoutMs: 15_000, intervalMs: 50 })).status).toBe('cancelled');
   });
 
+  it('retries one task or many, lists the queues, pauses and resumes one', async () => {
+    const later = await client.createTask({ type: 'custom', delay_seconds: 3600 });
+    await client.cancelTask(later.task_id);
+    expect(await client.retryTask(later.task_id)).toEqual({ success: true, task_id: later.task_id, status: 'queued', previous_status: 'cancelled' });
+    expect((await client.waitFor(later.task_id, { timeoutMs: 15_000, intervalMs: 50 })).status).toBe('completed');
+    const refused = await rejection(client.retryTask(later.task_id));
+    expect(refused).toMatchObject({ status: 409, code: 'conflict', details: { status: 'completed' } });
+
+    // system_command has no worker here, so what is retried stays queued where it can be seen.
+    const command = await client.createTask({ type: 'system_command', payload: { command: 'echo hi' }, delay_seconds: 3600 });
+    await client.cancelTask(command.task_id);
+    expect(await client.retryTasks({ status: ['cancelled', 'timeout'], type: 'system_command', limit: 10 })).toEqual({
+      success: true, retried: 1, task_ids: [command.task_id], skipped: [],
+    });
+    expect(await client.pauseQueue('system_command')).toEqual({ success: true, type: 'system_command', paused: true });
+    const { queues, total } = await client.queues();
+    expect(total).toBe(queues.length);
+    expect(queues.find((q) => q.type === 'system_command')).toMatchObject({ paused: true, workers: 0, counts: { queued: 1 } });
+    expect(queues.find((q) => q.type === 'custom')).toMatchObject({ paused: false, workers: 1 });
+    expect(await client.resumeQueue('system_command')).toEqual({ success: true, type: 'system_command', paused: false });
+  });
+
   it('gives up waiting after timeoutMs with the last state seen, and stops on an aborted signal', async () => {
     const sleeper = await client.createTask({ type: 'custom', payload: { handler: 'sleep', duration_ms: 30_000 } });
     const err = await rejection(client.waitFor(sleeper.task_id, { timeoutMs: 300, intervalMs: 50 }));

@@ -175,6 +175,31 @@ describe('GET /openapi.json', () => {
   });
 });
 
+describe('retry and queue routes in the document', () => {
+  it('answer what the document says, errors included', async () => {
+    const checker = schemaChecker(doc);
+    const expectValid = async (method: string, path: string, template: string, status: number) => {
+      const res = await engine.request(method, path);
+      expect({ method, path, status: res.status, problems: checker.response(method, template, res) }).toEqual({ method, path, status, problems: [] });
+      return res;
+    };
+    const task = await engine.request('POST', '/tasks', { type: 'custom', delay_seconds: 3600 });
+    await engine.request('POST', `/tasks/${task.body.task_id}/cancel`);
+    await expectValid('POST', `/tasks/${task.body.task_id}/retry`, '/tasks/{id}/retry', 200);
+    await expectValid('POST', `/tasks/${task.body.task_id}/retry`, '/tasks/{id}/retry', 409);
+    await expectValid('POST', '/tasks/nope/retry', '/tasks/{id}/retry', 404);
+    await expectValid('POST', '/tasks/retry?status=cancelled&task_type=custom&limit=5', '/tasks/retry', 200);
+    await expectValid('POST', '/tasks/retry?status=completed', '/tasks/retry', 400);
+    const queues = await expectValid('GET', '/queues', '/queues', 200);
+    expect(queues.body.total).toBeGreaterThan(0);
+    await expectValid('POST', '/queues/file_operation/pause', '/queues/{type}/pause', 200);
+    await expectValid('POST', '/queues/file_operation/resume', '/queues/{type}/resume', 200);
+    await expectValid('POST', '/queues/nope/pause', '/queues/{type}/pause', 400);
+    const parameters = doc.paths['/tasks/retry']!.post.parameters.map((p: { name: string; in: string }) => `${p.in}:${p.name}`);
+    expect(parameters).toEqual(['query:status', 'query:task_type', 'query:type', 'query:limit']);
+  });
+});
+
 describe('task types in the document', () => {
   it('shows every type of the registry the app was built with, payloads with refinements and transforms included', async () => {
     const NetworkPayload = z

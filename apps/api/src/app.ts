@@ -1,7 +1,9 @@
 // Builds the Express app without listening, so tests and main.ts share it.
 import { readFileSync } from 'node:fs';
 import {
+  QueueControl,
   TaskKeys,
+  TaskRetries,
   WorkerRegistry,
   type Config,
   type ExecutorRegistry,
@@ -22,6 +24,8 @@ import { securityHeaders } from './middleware/security-headers.js';
 import { buildOpenApiDocument } from './openapi/document.js';
 import { openApiRoutes } from './openapi/routes.js';
 import { healthRoutes, type DependencyStates } from './routes/health.js';
+import { queueRoutes } from './routes/queues.js';
+import { retryRoutes } from './routes/retry.js';
 import { statsRoutes } from './routes/stats.js';
 import { taskRoutes } from './routes/tasks.js';
 
@@ -64,6 +68,8 @@ export function createApp({ config, redis, store, executors, logger, dependencie
   app.use(jsonBody(config));
   app.use(requireRedis(redis));
   app.use(taskRoutes({ config, store, executors }));
+  app.use(retryRoutes({ store, retries: new TaskRetries(redis, store) }));
+  app.use(queueRoutes({ queues: new QueueControl(store, registry, config) }));
   app.use(statsRoutes({ redis, keys, store, registry }));
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.contentType).send(await metrics.render());

@@ -6,8 +6,10 @@
 // again), a removed or cleaned job leaves its list-index entry and id claim behind, an added job has
 // none of the engine's data or index, an edited payload skips the type's validation. So with
 // read_only false only the actions the engine is built to survive go through — pausing and resuming
-// queues (cancel, counts and lists know BullMQ's paused state) and promoting delayed tasks (a pending
-// task simply becomes queued) — and every other action answers 403, whatever the page offers.
+// queues (cancel, counts and lists know BullMQ's paused state; GET /queues and POST /queues/{type}/pause
+// read and set the very same flag) and promoting delayed tasks (a pending task simply becomes queued) —
+// and every other action answers 403, whatever the page offers. Retrying goes through POST
+// /tasks/{id}/retry, which keeps the engine's books in the same atomic step.
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';

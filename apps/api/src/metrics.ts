@@ -60,7 +60,7 @@ export class EngineMetrics {
     this.define('taskengine_tasks_finished_total', 'counter', 'Tasks that reached a final status, by type, priority and status', (s) =>
       TASK_TYPES.flatMap((type) => FINAL_STATUSES.flatMap((status) =>
         PRIORITY_NAMES.map((priority, p) => ({ labels: { type, priority, status }, value: s.activity[type].finishedByPriority[status][p]! })))));
-    this.define('taskengine_task_retries_total', 'counter', 'Attempts that failed and were retried, by type', (s) =>
+    this.define('taskengine_task_retries_total', 'counter', 'Retries, by type: failed attempts retried automatically, and tasks retried through the API', (s) =>
       TASK_TYPES.map((type) => ({ labels: { type }, value: s.activity[type].lifetime.retried })));
     this.define('taskengine_queue_depth', 'gauge', 'Tasks held now, by type and status', (s) =>
       TASK_TYPES.flatMap((type) => TASK_STATUSES.map((status) => ({ labels: { type, status }, value: s.counts[type].statuses[status] }))));

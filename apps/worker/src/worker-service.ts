@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import {
   decodeFailure,
   fromBullPriority,
+  rateLimitWindowMs,
   RetentionJanitor,
   retryBackoff,
   StatsRecorder,
@@ -72,6 +73,7 @@ export class WorkerService {
     await this.cancels.start();
     for (const definition of served) {
       const type = definition.type;
+      const rateLimit = config.workers.rate_limits[type];
       const worker = new Worker(this.keys.queueName(type), this.runner.processorFor(definition), {
         connection: redis,
         prefix: config.redis.prefix,
@@ -83,6 +85,8 @@ export class WorkerService {
         removeOnComplete: { count: -1 },
         removeOnFail: { count: -1 },
         settings: { backoffStrategy: retryBackoff },
+        // BullMQ counts starts in one Redis key per queue, so the limit holds across every worker.
+        ...(rateLimit ? { limiter: { max: rateLimit.max, duration: rateLimitWindowMs(rateLimit) } } : {}),
       });
       worker.on('completed', (job) => this.onCompleted(type, job));
       worker.on('failed', (job, err) => job && this.onFailed(type, job, err));

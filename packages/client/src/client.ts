@@ -12,10 +12,16 @@ import type {
   CreateTaskResponse,
   HealthResponse,
   ListTasksQuery,
+  QueuePauseResponse,
+  QueuesResponse,
+  RetryTaskResponse,
+  RetryTasksQuery,
+  RetryTasksResponse,
   StatsResponse,
   TaskCreate,
   TaskListResponse,
   TaskObject,
+  TaskType,
   WorkersResponse,
 } from './types.js';
 import type { FetchLike, FetchResponse } from './transport.js';
@@ -140,6 +146,37 @@ export class TaskEngineClient {
   /** `POST /tasks/{id}/cancel`: `cancelled` (200), or `running` with `cancel_requested` (202); 409 when already final. */
   cancelTask(id: string, options: CallOptions = {}): Promise<CancelTaskResponse> {
     return this.request('POST', `/tasks/${encodeURIComponent(id)}/cancel`, { signal: options.signal });
+  }
+
+  /**
+   * `POST /tasks/{id}/retry`: a failed, timed-out or cancelled task goes back into its queue (same id,
+   * fresh retry budget); any other status is a TaskEngineApiError 409 `conflict` with `details.status`.
+   */
+  retryTask(id: string, options: CallOptions = {}): Promise<RetryTaskResponse> {
+    return this.request('POST', `/tasks/${encodeURIComponent(id)}/retry`, { signal: options.signal });
+  }
+
+  /** `POST /tasks/retry`: retries up to `limit` tasks matching the filters (status default `failed`). */
+  retryTasks(query: RetryTasksQuery = {}, options: CallOptions = {}): Promise<RetryTasksResponse> {
+    return this.request('POST', '/tasks/retry', {
+      query: { status: commaList(query.status), task_type: commaList(query.type), limit: query.limit },
+      signal: options.signal,
+    });
+  }
+
+  /** `GET /queues`: each task type's queue with its paused state, counts, workers and rate limit. */
+  queues(options: CallOptions = {}): Promise<QueuesResponse> {
+    return this.request('GET', '/queues', { signal: options.signal, retry: true });
+  }
+
+  /** `POST /queues/{type}/pause`: no task of the type starts on any worker until resumed. Safe to repeat. */
+  pauseQueue(type: TaskType, options: CallOptions = {}): Promise<QueuePauseResponse> {
+    return this.request('POST', `/queues/${encodeURIComponent(type)}/pause`, { signal: options.signal, retry: true });
+  }
+
+  /** `POST /queues/{type}/resume`. Safe to repeat. */
+  resumeQueue(type: TaskType, options: CallOptions = {}): Promise<QueuePauseResponse> {
+    return this.request('POST', `/queues/${encodeURIComponent(type)}/resume`, { signal: options.signal, retry: true });
   }
 
   /** `GET /stats`. */

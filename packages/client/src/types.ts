@@ -5,14 +5,40 @@ import type {
   ErrorDetail,
   LifetimeCounters,
   PriorityName,
+  QueueInfo,
+  QueueList,
+  QueuePauseState,
+  RetryableStatus,
+  RetrySkip,
   TaskCreate,
   TaskObject,
+  TaskRetried,
+  TasksRetried,
   TaskStatus,
   TaskType,
   WorkerRecord,
 } from '@taskengine/core';
 
 export type { ErrorDetail, PriorityName, TaskCreate, TaskObject, TaskStatus, TaskType, WorkerRecord };
+
+/** 200 from `POST /tasks/{id}/retry`. */
+export type RetryTaskResponse = TaskRetried;
+/** 200 from `POST /tasks/retry`. */
+export type RetryTasksResponse = TasksRetried;
+export type { QueueInfo, RetryableStatus, RetrySkip };
+/** 200 from `GET /queues`. */
+export type QueuesResponse = QueueList;
+/** 200 from `POST /queues/{type}/pause` and `/resume`. */
+export type QueuePauseResponse = QueuePauseState;
+
+export interface RetryTasksQuery {
+  /** One status or several (sent as a comma list); the server's default is `failed`. */
+  status?: RetryableStatus | RetryableStatus[];
+  /** One task type or several (sent as `task_type`); default every type the key may use. */
+  type?: TaskType | TaskType[];
+  /** Most tasks retried by the call, 1-1000 (server default 1000). */
+  limit?: number;
+}
 
 /** 201 (created) or 200 (an idempotent repeat of a client id) from `POST /tasks`. */
 export interface CreateTaskResponse {

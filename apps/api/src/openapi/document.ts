@@ -4,10 +4,15 @@
 // without a line of this file changing. What is written here is only what zod cannot know: the paths,
 // their status codes, and which errors each route can answer.
 import {
+  BulkRetryQueryFields,
   ErrorBody,
   ErrorDetail,
   Health,
   PriorityName,
+  QueueInfo,
+  QueueList,
+  QueuePauseState,
+  RetrySkip,
   Stats,
   StatusCounts,
   TASK_TYPES,
@@ -21,6 +26,8 @@ import {
   TaskList,
   TaskListQueryFields,
   TaskObject,
+  TaskRetried,
+  TasksRetried,
   TaskStatus,
   TaskType,
   WorkerList,
@@ -76,15 +83,16 @@ function responseComponents() {
   const registry = schemaRegistry();
   const named = {
     TaskType, TaskStatus, PriorityName, TaskObject, TaskCreated, TaskBatchCreated, TaskList, TaskCancelled,
-    TaskCancelRequested, WorkerRecord, WorkerList, StatusCounts, Stats, Health, ErrorDetail, ErrorBody,
+    TaskCancelRequested, TaskRetried, RetrySkip, TasksRetried, QueueInfo, QueueList, QueuePauseState,
+    WorkerRecord, WorkerList, StatusCounts, Stats, Health, ErrorDetail, ErrorBody,
   };
   for (const [id, schema] of Object.entries(named)) registry.add(schema, { id });
   return componentsOf(registry, 'output');
 }
 
-/** GET /tasks's query parameters, one per field of the schema the route parses the query with. */
-function listParameters(): JsonSchema[] {
-  return Object.entries(TaskListQueryFields.shape).map(([name, field]) => {
+/** Query parameters, one per field of the schema the route parses the query with. */
+function queryParameters(fields: z.ZodObject): JsonSchema[] {
+  return Object.entries(fields.shape).map(([name, field]) => {
     const { description, ...schema } = toJsonSchema(field, 'input');
     return { name, in: 'query', required: false, description, schema };
   });
@@ -103,7 +111,12 @@ const ERRORS: Record<ErrorStatus, { name: string; description: string; headers?:
   },
   403: { name: 'Forbidden', description: '`forbidden`: the API key is scoped to other task types, or the type is switched off.' },
   404: { name: 'NotFound', description: '`task_not_found` (unknown, or past retention) or `not_found`.' },
-  409: { name: 'Conflict', description: '`conflict` (a client id used by a different task) or `task_not_cancellable`.' },
+  409: {
+    name: 'Conflict',
+    description:
+      '`conflict` (a client id used by a different task; a task that cannot be retried, details: {status, reason}) ' +
+      'or `task_not_cancellable`.',
+  },
   413: { name: 'PayloadTooLarge', description: '`payload_too_large`: the body is larger than server.body_limit.' },
   415: { name: 'UnsupportedEncoding', description: "`validation_error`: the body's encoding or charset is not supported; send UTF-8 JSON." },
   429: {
@@ -138,7 +151,7 @@ interface Operation {
   operationId: string;
   summary: string;
   description?: string;
-  tag: 'tasks' | 'monitoring' | 'docs';
+  tag: 'tasks' | 'queues' | 'monitoring' | 'docs';
   /** Served without a key (CONTRACT section 6): mounted before authentication. */
   open?: boolean;
   /** Mounted behind the Redis guard: 503 while Redis is away. */
@@ -150,6 +163,7 @@ interface Operation {
 }
 
 const TASK_ID = { name: 'id', in: 'path', required: true, description: 'The task id.', schema: { type: 'string' } };
+const QUEUE_TYPE = { name: 'type', in: 'path', required: true, description: 'The task type whose queue it is.', schema: ref('TaskType') };
 
 function operations(config: Config): Operation[] {
   const tasks = { tag: 'tasks', needsRedis: true } as const;
@@ -172,7 +186,7 @@ function operations(config: Config): Operation[] {
     {
       ...tasks, method: 'get', path: '/tasks', operationId: 'listTasks', summary: 'List tasks, newest first',
       description: 'Paged by cursor: paging never repeats or skips a task. `total` counts every task matching the filters.',
-      parameters: listParameters(),
+      parameters: queryParameters(TaskListQueryFields),
       responses: { 200: { description: 'One page.', schema: 'TaskList' } },
       errors: [400, 403],
     },
@@ -192,6 +206,42 @@ function operations(config: Config): Operation[] {
         202: { description: 'Running; its worker has been told and has not confirmed yet.', schema: 'TaskCancelRequested' },
       },
       errors: [400, 403, 404, 409],
+    },
+    {
+      ...tasks, method: 'post', path: '/tasks/{id}/retry', operationId: 'retryTask', summary: 'Retry a failed, timed-out or cancelled task',
+      description: 'The same task (same id) goes back into its queue at its priority with a fresh max_retries budget; result, error, ' +
+        'error_code, progress, started_at and completed_at are reset; retry_count keeps counting. Any other status is a 409 ' +
+        '`conflict` (details: {status, reason}); so is a task cancelled with `dependency_failed` while its dependency is not completed.',
+      parameters: [TASK_ID],
+      responses: { 200: { description: 'Back in its queue.', schema: 'TaskRetried' } },
+      errors: [403, 404, 409],
+    },
+    {
+      ...tasks, method: 'post', path: '/tasks/retry', operationId: 'retryTasks', summary: 'Retry the tasks matching a filter',
+      description: 'Retries up to `limit` tasks (at most 1000 a call; call again for more), type by type, oldest finished first. ' +
+        'Each task is retried atomically as by POST /tasks/{id}/retry; matching tasks that may not be retried are listed in ' +
+        '`skipped` (the first 1000) and do not count against the limit.',
+      parameters: queryParameters(BulkRetryQueryFields),
+      responses: { 200: { description: 'What was retried and what was skipped.', schema: 'TasksRetried' } },
+      errors: [400, 403],
+    },
+    {
+      method: 'get', path: '/queues', operationId: 'listQueues', summary: "Every task type's queue", tag: 'queues', needsRedis: true,
+      description: 'Paused state, status counts (as /stats), the slots and worker processes serving the type, and its rate limit.',
+      responses: { 200: { description: 'The queues (a scoped key sees its own types only).', schema: 'QueueList' } },
+    },
+    {
+      method: 'post', path: '/queues/{type}/pause', operationId: 'pauseQueue', summary: 'Pause a queue', tag: 'queues', needsRedis: true,
+      description: 'No task of the type starts on any worker until resumed; running tasks finish; new and retried tasks wait queued.',
+      parameters: [QUEUE_TYPE],
+      responses: { 200: { description: 'Paused.', schema: 'QueuePauseState' } },
+      errors: [400, 403],
+    },
+    {
+      method: 'post', path: '/queues/{type}/resume', operationId: 'resumeQueue', summary: 'Resume a queue', tag: 'queues', needsRedis: true,
+      parameters: [QUEUE_TYPE],
+      responses: { 200: { description: 'Resumed: queued tasks start again.', schema: 'QueuePauseState' } },
+      errors: [400, 403],
     },
     {
       method: 'get', path: '/workers', operationId: 'listWorkers', summary: 'Live worker processes', tag: 'monitoring', needsRedis: true,
@@ -267,7 +317,8 @@ export function buildOpenApiDocument({ config, executors, version, keysRequired 
         (config.dashboard.enabled ? ` The queue dashboard is at ${config.dashboard.path}.` : ''),
     },
     tags: [
-      { name: 'tasks', description: 'Create, read, list and cancel tasks.' },
+      { name: 'tasks', description: 'Create, read, list, cancel and retry tasks.' },
+      { name: 'queues', description: "Each task type's queue: counts, workers, rate limit; pause and resume." },
       { name: 'monitoring', description: 'Workers, statistics, metrics and health.' },
       { name: 'docs', description: 'This document.' },
     ],

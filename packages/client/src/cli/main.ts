@@ -15,9 +15,13 @@ const COMMANDS: Record<string, { summary: string; load: Loader }> = {
   get: { summary: 'show a task (--wait: follow it like wait)', load: () => import('./commands/get.js') },
   list: { summary: 'list tasks (--status, --type, --limit, --all)', load: () => import('./commands/list.js') },
   cancel: { summary: 'cancel a task', load: () => import('./commands/cancel.js') },
+  retry: { summary: 'retry a failed, timed-out or cancelled task, or many (--status, --type)', load: () => import('./commands/retry.js') },
   wait: { summary: 'wait until a task ends; the exit code says how', load: () => import('./commands/wait.js') },
   stats: { summary: 'task statistics', load: () => import('./commands/stats.js') },
   workers: { summary: 'live worker processes', load: () => import('./commands/workers.js') },
+  queues: { summary: "each task type's queue: paused, counts, workers, rate limit", load: () => import('./commands/queues.js') },
+  pause: { summary: "pause a task type's queue on every worker", load: () => import('./commands/pause.js') },
+  resume: { summary: "resume a task type's queue", load: () => import('./commands/resume.js') },
   health: { summary: 'health of the API and Redis', load: () => import('./commands/health.js') },
 };
 

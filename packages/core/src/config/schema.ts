@@ -24,6 +24,18 @@ const PerTypeDefaults = z
   })
   .strict();
 
+export const RateLimit = z
+  .object({
+    max: z.number().int().positive(),
+    // BullMQ keeps the window as a key's expiry in whole milliseconds (rateLimitWindowMs rounds).
+    duration_seconds: z.number().min(0.001, 'at least 0.001 (one millisecond)'),
+  })
+  .strict();
+export type RateLimit = z.infer<typeof RateLimit>;
+
+/** The window of a rate limit in the whole milliseconds BullMQ takes. */
+export const rateLimitWindowMs = (limit: RateLimit): number => Math.round(limit.duration_seconds * 1000);
+
 /** A map keyed by task type; unknown type names are errors, not silently ignored. */
 function byType<T extends z.ZodType>(value: T) {
   return z.partialRecord(TaskType, value);
@@ -98,6 +110,12 @@ export const Config = z
         lock_duration: seconds.default(30),
         stalled_interval: seconds.default(30),
         max_stalled_count: count.default(1),
+        /**
+         * Most tasks of a type started per `duration_seconds`, across every worker process: BullMQ's
+         * limiter counts starts in one Redis key per queue, so workers share it (each must be given the
+         * same figures, as they are when they read one config.yaml).
+         */
+        rate_limits: byType(RateLimit).default({}),
       })
       .strict()
       .prefault({}),

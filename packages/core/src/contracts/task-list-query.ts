@@ -10,12 +10,12 @@ import { quoteInput } from './zod-details.js';
 export const LIST_LIMIT = { min: 1, max: 1000, default: 100 } as const;
 
 /** Express gives a parameter named twice as an array. */
-const once = () => z.string({ error: 'give it once' });
+export const once = () => z.string({ error: 'give it once' });
 
-const splitList = (text: string): string[] => text.split(',').map((item) => item.trim()).filter(Boolean);
+export const splitList = (text: string): string[] => text.split(',').map((item) => item.trim()).filter(Boolean);
 
-/** Checks each member of a comma list; TaskListQuery splits it. */
-function commaList(allowed: readonly string[], what: string) {
+/** Checks each member of a comma list; the query's transform splits it. */
+export function commaList(allowed: readonly string[], what: string) {
   return once().superRefine((text, ctx) => {
     for (const item of splitList(text)) {
       if (!allowed.includes(item)) ctx.addIssue({ code: 'custom', message: `unknown ${what} ${quoteInput(item)}; one of ${allowed.join(', ')}` });
@@ -24,7 +24,21 @@ function commaList(allowed: readonly string[], what: string) {
 }
 
 const StatusList = commaList(TASK_STATUSES, 'status');
-const TypeList = commaList(TaskType.options, 'task type');
+export const TypeList = commaList(TaskType.options, 'task type');
+
+/** A whole-number parameter within bounds, checked as the text it arrives as. */
+export function wholeNumberParam(bounds: { min: number; max: number; default: number }, description: string) {
+  return once()
+    .superRefine((text, ctx) => {
+      const n = Number(text);
+      if (!/^\d+$/.test(text) || n < bounds.min || n > bounds.max) {
+        ctx.addIssue({ code: 'custom', message: `must be a whole number from ${bounds.min} to ${bounds.max}` });
+      }
+    })
+    .optional()
+    // How the document shows the text the check above accepts.
+    .meta({ type: 'integer', minimum: bounds.min, maximum: bounds.max, default: bounds.default, description });
+}
 
 /** A list cursor is a created-index member (`<15-digit ms>:<id>`), base64url so it is opaque and URL-safe. */
 const CURSOR_MEMBER = /^\d{15}:[A-Za-z0-9_.-]{1,128}$/;
@@ -42,16 +56,7 @@ export const TaskListQueryFields = z.object({
   }),
   task_type: TypeList.optional().meta({ description: `One task type or a comma list of: ${TaskType.options.join(', ')}.` }),
   type: once().optional().meta({ description: 'Alias of task_type (task_type wins when both are given).' }),
-  limit: once()
-    .superRefine((text, ctx) => {
-      const limit = Number(text);
-      if (!/^\d+$/.test(text) || limit < LIST_LIMIT.min || limit > LIST_LIMIT.max) {
-        ctx.addIssue({ code: 'custom', message: `must be a whole number from ${LIST_LIMIT.min} to ${LIST_LIMIT.max}` });
-      }
-    })
-    .optional()
-    // How the document shows the text the check above accepts.
-    .meta({ type: 'integer', minimum: LIST_LIMIT.min, maximum: LIST_LIMIT.max, default: LIST_LIMIT.default, description: 'Page size.' }),
+  limit: wholeNumberParam(LIST_LIMIT, 'Page size.'),
   cursor: once()
     .superRefine((text, ctx) => {
       if (text !== '' && !CURSOR_MEMBER.test(decodeListCursor(text))) ctx.addIssue({ code: 'custom', message: 'not a cursor this server made' });

@@ -32,6 +32,7 @@ function scriptFiles(): ScriptFile[] {
 export interface EngineCommands {
   te_listTasks(...args: Array<string | number>): Promise<unknown[]>;
   te_cancelTask(...args: Array<string | number>): Promise<[string, string]>;
+  te_retryTask(...args: Array<string | number>): Promise<[string, string]>;
   te_countTasks(...args: Array<string | number>): Promise<number[]>;
   te_removeExpired(...args: Array<string | number>): Promise<number>;
   te_reconcileCancels(...args: Array<string | number>): Promise<number>;

@@ -3,7 +3,8 @@ import type { TaskListResponse, TaskObject, TaskStatus, TaskType } from '../../t
 import { defineCommand, numberOption } from '../command.js';
 import { table } from '../output.js';
 
-const commaList = <T extends string>(value: string | undefined): T[] | undefined =>
+/** A comma list flag as its values (`--status failed,timeout`). */
+export const commaList = <T extends string>(value: string | undefined): T[] | undefined =>
   value === undefined ? undefined : (value.split(',').map((s) => s.trim()).filter(Boolean) as T[]);
 
 function rows(tasks: TaskObject[]): string[][] {

@@ -1,0 +1,4 @@
+// `taskengine resume <type>` (see queue-state.ts).
+import { queueStateCommand } from './queue-state.js';
+
+export default queueStateCommand('resume');
