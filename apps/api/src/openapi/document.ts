@@ -6,6 +6,7 @@
 import {
   ErrorBody,
   ErrorDetail,
+  EventsQueryFields,
   Health,
   PriorityName,
   Stats,
@@ -20,8 +21,12 @@ import {
   taskCreateFor,
   TaskList,
   TaskListQueryFields,
+  TaskLogLine,
+  TaskLogs,
   TaskObject,
+  TaskProgressEvent,
   TaskStatus,
+  TaskStatusEvent,
   TaskType,
   WorkerList,
   WorkerRecord,
@@ -77,14 +82,15 @@ function responseComponents() {
   const named = {
     TaskType, TaskStatus, PriorityName, TaskObject, TaskCreated, TaskBatchCreated, TaskList, TaskCancelled,
     TaskCancelRequested, WorkerRecord, WorkerList, StatusCounts, Stats, Health, ErrorDetail, ErrorBody,
+    TaskStatusEvent, TaskProgressEvent, TaskLogLine, TaskLogs,
   };
   for (const [id, schema] of Object.entries(named)) registry.add(schema, { id });
   return componentsOf(registry, 'output');
 }
 
-/** GET /tasks's query parameters, one per field of the schema the route parses the query with. */
-function listParameters(): JsonSchema[] {
-  return Object.entries(TaskListQueryFields.shape).map(([name, field]) => {
+/** Query parameters, one per field of the schema the route parses the query with. */
+function queryParameters(fields: z.ZodObject): JsonSchema[] {
+  return Object.entries(fields.shape).map(([name, field]) => {
     const { description, ...schema } = toJsonSchema(field, 'input');
     return { name, in: 'query', required: false, description, schema };
   });
@@ -145,9 +151,15 @@ interface Operation {
   needsRedis?: boolean;
   parameters?: JsonSchema[];
   body?: string;
+  /** A response with neither `schema` nor `content` has no body. */
   responses: Record<number, { description: string; schema?: string; content?: Record<string, unknown> }>;
   errors?: ErrorStatus[];
 }
+
+/** A text/event-stream body whose events' data are the named schemas. */
+const eventStreamContent = (schemas: string) => ({
+  'text/event-stream': { schema: { type: 'string', description: `Server-Sent Events; each event's data is one line of JSON: ${schemas}.` } },
+});
 
 const TASK_ID = { name: 'id', in: 'path', required: true, description: 'The task id.', schema: { type: 'string' } };
 
@@ -172,7 +184,7 @@ function operations(config: Config): Operation[] {
     {
       ...tasks, method: 'get', path: '/tasks', operationId: 'listTasks', summary: 'List tasks, newest first',
       description: 'Paged by cursor: paging never repeats or skips a task. `total` counts every task matching the filters.',
-      parameters: listParameters(),
+      parameters: queryParameters(TaskListQueryFields),
       responses: { 200: { description: 'One page.', schema: 'TaskList' } },
       errors: [400, 403],
     },
@@ -181,6 +193,37 @@ function operations(config: Config): Operation[] {
       parameters: [TASK_ID],
       responses: { 200: { description: 'The task.', schema: 'TaskObject' } },
       errors: [403, 404],
+    },
+    {
+      ...tasks, method: 'get', path: '/tasks/{id}/events', operationId: 'streamTaskEvents', summary: "Follow a task's status and progress live",
+      description: "Server-Sent Events. First the task's current state (`event: status`, previous_status null), then each change: " +
+        '`event: status` (TaskStatusEvent) and `event: progress` (TaskProgressEvent), in order, each once; the stream ends after ' +
+        'a final status (completed, failed, cancelled, timeout), at once for a task already final. Each event has an `id` ' +
+        `(its Redis stream id). A \`: ping\` comment comes every ${config.server.events.heartbeat_seconds} s (server.events.heartbeat_seconds). ` +
+        'A request with Last-Event-ID (a browser EventSource reconnecting) for a final task answers 204, which stops the reconnecting.',
+      parameters: [TASK_ID, { name: 'Last-Event-ID', in: 'header', required: false, description: 'Sent by an EventSource reconnecting.', schema: { type: 'string' } }],
+      responses: {
+        200: { description: 'The event stream.', content: eventStreamContent('TaskStatusEvent, then TaskStatusEvent and TaskProgressEvent') },
+        204: { description: 'Last-Event-ID was sent and the task is final: nothing more will come.' },
+      },
+      errors: [403, 404],
+    },
+    {
+      ...tasks, method: 'get', path: '/tasks/{id}/logs', operationId: 'getTaskLogs', summary: "A task's log",
+      description: 'The lines its executor logged (ctx.log), oldest first, every attempt: the newest logging.task_log.max_lines, ' +
+        'each cut at logging.task_log.max_line_length characters, secret-looking fields masked. Removed with the task.',
+      parameters: [TASK_ID],
+      responses: { 200: { description: "The task's log.", schema: 'TaskLogs' } },
+      errors: [403, 404],
+    },
+    {
+      ...tasks, method: 'get', path: '/events', operationId: 'streamEvents', summary: "Follow every task's status and progress live",
+      description: 'Server-Sent Events: `event: status` (TaskStatusEvent) and `event: progress` (TaskProgressEvent) of every task of ' +
+        'the types asked for (all when `type` is absent; a key scoped to task types gets its own types), from the moment the ' +
+        'response headers arrive. A `: ping` comment comes every server.events.heartbeat_seconds.',
+      parameters: queryParameters(EventsQueryFields),
+      responses: { 200: { description: 'The event stream.', content: eventStreamContent('TaskStatusEvent and TaskProgressEvent') } },
+      errors: [400, 403],
     },
     {
       ...tasks, method: 'post', path: '/tasks/{id}/cancel', operationId: 'cancelTask', summary: 'Cancel a task',
@@ -233,7 +276,8 @@ function operationObject(op: Operation, config: Config, keysRequired: boolean): 
   errors.add(500);
   const responses: Record<string, unknown> = {};
   for (const [status, { description, schema, content }] of Object.entries(op.responses)) {
-    responses[status] = { description, content: content ?? { 'application/json': { schema: ref(schema!) } } };
+    const body = content ?? (schema ? { 'application/json': { schema: ref(schema) } } : undefined);
+    responses[status] = { description, ...(body ? { content: body } : {}) };
   }
   for (const status of [...errors].sort()) responses[status] ??= { $ref: `#/components/responses/${ERRORS[status].name}` };
   return {
@@ -267,7 +311,7 @@ export function buildOpenApiDocument({ config, executors, version, keysRequired 
         (config.dashboard.enabled ? ` The queue dashboard is at ${config.dashboard.path}.` : ''),
     },
     tags: [
-      { name: 'tasks', description: 'Create, read, list and cancel tasks.' },
+      { name: 'tasks', description: 'Create, read, list, cancel and follow tasks.' },
       { name: 'monitoring', description: 'Workers, statistics, metrics and health.' },
       { name: 'docs', description: 'This document.' },
     ],

@@ -43,7 +43,7 @@ function bodyObject(req: Request): Record<string, unknown> {
 }
 
 /** 403 unless the request's API key may use `type` (keys can be scoped to task types). */
-function assertTypeAllowed(res: Response, types: Iterable<unknown>): void {
+export function assertTypeAllowed(res: Response, types: Iterable<unknown>): void {
   const { taskTypes } = principalOf(res);
   if (!taskTypes) return;
   const refused = [...new Set([...types].filter((type): type is TaskType => TaskType.safeParse(type).success && !taskTypes.has(type as TaskType)))];
@@ -52,7 +52,8 @@ function assertTypeAllowed(res: Response, types: Iterable<unknown>): void {
   }
 }
 
-function scopedTypes(res: Response): TaskType[] | undefined {
+/** The types a scoped API key may use; undefined for a key that may use all. */
+export function scopedTypes(res: Response): TaskType[] | undefined {
   const { taskTypes } = principalOf(res);
   return taskTypes ? TaskType.options.filter((type) => taskTypes.has(type)) : undefined;
 }
