@@ -2,14 +2,17 @@
 // stream sends its state, then each change in order, and ends after the final status; GET /events
 // follows every task, from any API replica, filtered by type and by the key's scope; streams survive
 // quiet periods (heartbeats) and rate limiting, leave nothing behind when clients leave, and end when
-// the API stops.
+// the API stops; `taskengine wait` follows tasks through the stream and polls when it cannot have one.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { spawn } from 'node:child_process';
+import { createServer, request as httpRequest, type Server } from 'node:http';
 import { rmSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { freePort } from '../support/redis-server.js';
 import {
   API_MAIN,
   createTask,
+  REPO_ROOT,
   spawnEngineProcess,
   startEngine,
   waitFor,
@@ -289,6 +292,67 @@ describe('event streams in the API process', () => {
     } finally {
       if (api.child.exitCode === null) api.child.kill('SIGKILL');
       rmSync(dirname(apiConfig), { recursive: true, force: true });
+    }
+  });
+});
+
+describe('taskengine wait', () => {
+  const CLI = join(REPO_ROOT, 'packages/client/dist/cli.js');
+  function cli(url: string, ...args: string[]) {
+    const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', TASKENGINE_URL: url }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+    return { stderr: () => stderr, done };
+  }
+
+  it('follows the task through its event stream and exits by how it ended', async () => {
+    const running = await sleeper(30_000);
+    const waiting = cli(engine.baseUrl, 'wait', running.id, '--interval', '60000');
+    // With polling slowed to once a minute, only the stream can show it the running task at once.
+    await waitFor(() => waiting.stderr().includes('running'), { what: 'the CLI to see the task running' });
+    expect(await openEventStreamsGauge(engine)).toBe(1);
+    await engine.request('POST', `/tasks/${running.id}/cancel`);
+    const cancelled = await waiting.done;
+    expect(cancelled.code).toBe(3);
+    expect(cancelled.stdout).toMatch(new RegExp(`^cancelled {2}${running.id} `));
+
+    const [echo, failing, slow] = await Promise.all([
+      createTask(engine, { payload: { handler: 'echo' } }),
+      createTask(engine, { payload: { handler: 'fail', retryable: false } }),
+      sleeper(10_000, { config: { timeout_seconds: 0.5, max_retries: 0 } }),
+    ]);
+    const runs = await Promise.all([echo, failing, slow].map((t) => cli(engine.baseUrl, 'wait', t.id, '--interval', '60000').done));
+    expect(runs.map((r) => r.code)).toEqual([0, 1, 2]);
+    expect(runs[0]!.stderr).toMatch(/\] completed 100%\n$/);
+  });
+
+  it('polls when the API refuses the event stream', async () => {
+    // A proxy in front of the API that has no event routes, like an API from before them.
+    const proxy: Server = createServer((req, res) => {
+      if (req.url?.split('?')[0]!.endsWith('/events')) {
+        res.writeHead(404, { 'content-type': 'application/json' }).end('{"success":false,"error":{"code":"not_found","message":"no route"}}');
+        return;
+      }
+      const target = new URL(engine.baseUrl);
+      const upstream = httpRequest({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers }, (answer) => {
+        res.writeHead(answer.statusCode!, answer.headers);
+        answer.pipe(res);
+      });
+      req.pipe(upstream);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    try {
+      const address = proxy.address() as { port: number };
+      const task = await sleeper(500);
+      const run = await cli(`http://127.0.0.1:${address.port}`, 'wait', task.id, '--interval', '50').done;
+      expect(run.code).toBe(0);
+      expect(run.stdout).toMatch(new RegExp(`^completed {2}${task.id} `));
+    } finally {
+      proxy.closeAllConnections();
+      await new Promise((resolve) => proxy.close(resolve));
     }
   });
 });

@@ -6,13 +6,17 @@ import type {
   LifetimeCounters,
   PriorityName,
   TaskCreate,
+  TaskLogLine,
+  TaskLogs,
   TaskObject,
+  TaskProgressEvent,
   TaskStatus,
+  TaskStatusEvent,
   TaskType,
   WorkerRecord,
 } from '@taskengine/core';
 
-export type { ErrorDetail, PriorityName, TaskCreate, TaskObject, TaskStatus, TaskType, WorkerRecord };
+export type { ErrorDetail, PriorityName, TaskCreate, TaskLogLine, TaskObject, TaskProgressEvent, TaskStatus, TaskStatusEvent, TaskType, WorkerRecord };
 
 /** 201 (created) or 200 (an idempotent repeat of a client id) from `POST /tasks`. */
 export interface CreateTaskResponse {
@@ -101,3 +105,11 @@ export interface ApiErrorBody {
   success: false;
   error: { code: string; message: string; details?: unknown };
 }
+
+/** One event of `GET /tasks/{id}/events` or `GET /events`; `id` is its Redis stream id (task streams only). */
+export type TaskStreamEvent =
+  | { event: 'status'; id: string | undefined; data: TaskStatusEvent }
+  | { event: 'progress'; id: string | undefined; data: TaskProgressEvent };
+
+/** 200 from `GET /tasks/{id}/logs`: the executor's lines, oldest first. */
+export type TaskLogsResponse = TaskLogs;
