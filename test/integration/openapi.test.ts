@@ -9,6 +9,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { z } from 'zod';
 import { startEngine, waitForStatus, type Engine, type HttpResult } from '../support/harness.js';
+import { openSse } from '../support/sse-client.js';
 
 const KEY = 'openapi-test-key-0123';
 type Doc = { openapi: string; paths: Record<string, Record<string, any>>; components: Record<string, Record<string, any>> };
@@ -159,6 +160,14 @@ describe('GET /openapi.json', () => {
     expect(checker.component('TaskObject', done)).toEqual([]);
     await expectValid('GET', `/tasks/${created.body.task_id}`, '/tasks/{id}', undefined, 200);
     await expectValid('GET', '/tasks/nope', '/tasks/{id}', undefined, 404);
+    await expectValid('GET', `/tasks/${created.body.task_id}/logs`, '/tasks/{id}/logs', undefined, 200);
+    await expectValid('GET', '/tasks/nope/logs', '/tasks/{id}/logs', undefined, 404);
+    // A stream's event data match the components the document names for them.
+    const stream = await openSse(`${engine.baseUrl}/tasks/${created.body.task_id}/events`);
+    await stream.ended;
+    expect(Object.keys(doc.paths['/tasks/{id}/events']!.get.responses['200'].content)).toEqual(['text/event-stream']);
+    expect(stream.events.map((e) => checker.component('TaskStatusEvent', e.data))).toEqual([[]]);
+    expect(checker.component('TaskProgressEvent', { task_id: 'x', type: 'custom', progress: 50, at: done.completed_at })).toEqual([]);
     await expectValid('GET', '/tasks?limit=2', '/tasks', undefined, 200);
     await expectValid('GET', '/tasks?status=bogus', '/tasks', undefined, 400);
     const pending = await engine.request('POST', '/tasks', { type: 'custom', delay_seconds: 3600 });

@@ -147,7 +147,9 @@ export async function startEngine(
   await waitFor(() => redis.status === 'ready', { what: 'redis connection' });
   const store = new TaskStore(redis, config);
   const executors = options.executors ?? createExecutorRegistry(config);
-  const app = createApp({ config, redis, store, executors, logger });
+  // Ends the app's live event streams at stop(), as SIGTERM does in main.ts.
+  const shutdown = new AbortController();
+  const app = createApp({ config, redis, store, executors, logger, shutdown: shutdown.signal });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
@@ -185,6 +187,7 @@ export async function startEngine(
       return service;
     },
     async stop() {
+      shutdown.abort();
       await Promise.all(workers.map(({ service }) => service.stop(0)));
       await Promise.all(workers.map(({ redis: r }) => r.quit().catch(() => {})));
       await new Promise<void>((resolve) => server.close(() => resolve()));

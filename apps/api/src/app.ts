@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import {
   QueueControl,
+  TaskEventHub,
   TaskKeys,
   TaskRetries,
   WorkerRegistry,
@@ -14,6 +15,7 @@ import express, { type Express } from 'express';
 import type { Redis } from 'ioredis';
 import { ApiKeyring } from './auth/api-keys.js';
 import { dashboardRouter } from './dashboard.js';
+import { EventStreams } from './live/event-streams.js';
 import { EngineMetrics } from './metrics.js';
 import { authenticate, requireFullAccess } from './middleware/authenticate.js';
 import { errorHandler, notFound } from './middleware/errors.js';
@@ -26,6 +28,7 @@ import { openApiRoutes } from './openapi/routes.js';
 import { healthRoutes, type DependencyStates } from './routes/health.js';
 import { queueRoutes } from './routes/queues.js';
 import { retryRoutes } from './routes/retry.js';
+import { liveRoutes } from './routes/live.js';
 import { statsRoutes } from './routes/stats.js';
 import { taskRoutes } from './routes/tasks.js';
 
@@ -37,13 +40,18 @@ export interface AppDeps {
   logger: Logger;
   /** StateMachine and OneAPI states for /health (main.ts runs the monitors); default: not watched. */
   dependencies?: () => DependencyStates;
+  /**
+   * Aborted when the process stops (main.ts on SIGTERM): open event streams end at once and their
+   * Redis readers disconnect, so the drain does not wait on streams that never end by themselves.
+   */
+  shutdown?: AbortSignal;
 }
 
 const NOT_WATCHED = (): DependencyStates => ({ state_machine: 'disabled', oneapi: 'disabled' });
 
 export const APP_VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
-export function createApp({ config, redis, store, executors, logger, dependencies = NOT_WATCHED }: AppDeps): Express {
+export function createApp({ config, redis, store, executors, logger, dependencies = NOT_WATCHED, shutdown }: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   // Answers are fresh JSON, never revalidated: hashing each body for an ETag is wasted work.
@@ -54,7 +62,18 @@ export function createApp({ config, redis, store, executors, logger, dependencie
 
   const keyring = new ApiKeyring(config.auth.api_keys);
 
-  const metrics = new EngineMetrics({ redis, keys, store, registry });
+  const hub = new TaskEventHub(redis, keys, { logger });
+  const streams = new EventStreams(config.server.events.heartbeat_seconds * 1000);
+  shutdown?.addEventListener(
+    'abort',
+    () => {
+      streams.closeAll();
+      hub.close();
+    },
+    { once: true },
+  );
+
+  const metrics = new EngineMetrics({ redis, keys, store, registry, openEventStreams: () => streams.size });
 
   app.use(metrics.timeRequests());
   app.use(securityHeaders(config));
@@ -70,6 +89,7 @@ export function createApp({ config, redis, store, executors, logger, dependencie
   app.use(taskRoutes({ config, store, executors }));
   app.use(retryRoutes({ store, retries: new TaskRetries(redis, store) }));
   app.use(queueRoutes({ queues: new QueueControl(store, registry, config) }));
+  app.use(liveRoutes({ redis, keys, store, hub, streams }));
   app.use(statsRoutes({ redis, keys, store, registry }));
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.contentType).send(await metrics.render());

@@ -1,6 +1,6 @@
 // API process entry point (`npm run start:api`): serves the REST API and the dashboard on server.port,
-// keeps node 02 registered with StateMachine, and on SIGTERM/SIGINT drains in-flight requests,
-// unregisters and closes Redis.
+// keeps node 02 registered with StateMachine, and on SIGTERM/SIGINT ends live event streams, drains
+// in-flight requests, unregisters and closes Redis.
 import { createLogger, createRedis, loadConfigOrExit, TaskStore, warnOnEvictionPolicy } from '@taskengine/core';
 import { createExecutorRegistry } from '@taskengine/executors';
 import { APP_VERSION, createApp } from './app.js';
@@ -25,7 +25,8 @@ function main(): void {
   });
   const oneApi = new OneApiProbe(oneapi.url, oneapi.enabled, config.health_check.interval);
   const dependencies = () => ({ state_machine: link.status(), oneapi: oneApi.status() });
-  const app = createApp({ config, redis, store, executors, logger, dependencies });
+  const stopping = new AbortController();
+  const app = createApp({ config, redis, store, executors, logger, dependencies, shutdown: stopping.signal });
   const server = app.listen(config.server.port, config.server.host, () => {
     logger.info('api listening', { host: config.server.host, port: config.server.port });
     link.start();
@@ -36,10 +37,10 @@ function main(): void {
     logger.error('cannot listen', { error: err.message });
     process.exit(1);
   });
-  let stopping = false;
   const shutdown = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
+    if (stopping.signal.aborted) return;
+    // Live event streams never end by themselves: they end now (clients reconnect elsewhere).
+    stopping.abort();
     logger.info('signal received; draining requests', { signal });
     const force = setTimeout(() => process.exit(1), 10_000);
     force.unref();

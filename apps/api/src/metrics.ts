@@ -20,7 +20,7 @@ import {
 } from '@taskengine/core';
 import type { RequestHandler } from 'express';
 import type { Redis } from 'ioredis';
-import { collectDefaultMetrics, Histogram, Registry, type Metric } from 'prom-client';
+import { collectDefaultMetrics, Gauge, Histogram, Registry, type Metric } from 'prom-client';
 
 interface Snapshot {
   activity: Record<TaskType, TypeActivity>;
@@ -39,6 +39,8 @@ export interface MetricsDeps {
   keys: TaskKeys;
   store: TaskStore;
   registry: WorkerRegistry;
+  /** Live event streams open in this process. */
+  openEventStreams?: () => number;
 }
 
 export class EngineMetrics {
@@ -55,6 +57,17 @@ export class EngineMetrics {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [this.registry],
     });
+    const openStreams = deps.openEventStreams;
+    if (openStreams) {
+      new Gauge({
+        name: 'taskengine_event_streams',
+        help: 'Live event streams (GET /tasks/{id}/events, GET /events) open now (this API process)',
+        registers: [this.registry],
+        collect() {
+          this.set(openStreams());
+        },
+      });
+    }
     this.define('taskengine_tasks_created_total', 'counter', 'Tasks created, by type and priority', (s) =>
       TASK_TYPES.flatMap((type) => PRIORITY_NAMES.map((priority, p) => ({ labels: { type, priority }, value: s.activity[type].createdByPriority[p]! }))));
     this.define('taskengine_tasks_finished_total', 'counter', 'Tasks that reached a final status, by type, priority and status', (s) =>
@@ -112,6 +125,8 @@ export class EngineMetrics {
     return (req, res, next) => {
       const end = this.httpDuration.startTimer();
       res.on('finish', () => {
+        // A live event stream lasts as long as its client watches: its length is no request latency.
+        if (String(res.getHeader('content-type') ?? '').startsWith('text/event-stream')) return;
         const route = req.route ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
         end({ method: req.method, route, status_code: res.statusCode });
       });

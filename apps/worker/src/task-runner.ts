@@ -16,12 +16,14 @@ import {
   type TaskJobData,
   type TaskKeys,
   type TaskLog,
+  type TaskLogLimits,
   type TaskType,
   type TaskTypeDefinition,
 } from '@taskengine/core';
 import { UnrecoverableError, WaitingError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { AttemptAborted } from './abort-reason.js';
+import { AttemptLog } from './attempt-log.js';
 import { LOCK_LOST_LOG } from './lock-loss.js';
 
 export interface ActiveAttempt {
@@ -45,6 +47,7 @@ export class TaskRunner {
     redis: Redis,
     private readonly keys: TaskKeys,
     private readonly logger: Logger,
+    private readonly logLimits: TaskLogLimits,
   ) {
     this.redis = defineEngineCommands(redis);
   }
@@ -66,7 +69,9 @@ export class TaskRunner {
     const type = definition.type;
     const id = job.id!;
     const data = job.data as TaskJobData;
+    // The runner's own lines go to the process log only; the executor's (ctx.log) to the task's log too.
     const log = taskLogger(this.logger, { id, type });
+    const attemptLog = new AttemptLog(this.redis, this.logger, this.logLimits, { id, type, key: this.keys.taskLog(type, id), attempt: job.attemptsStarted });
     // The AbortController is made only when the handler reads ctx.signal (quick handlers never do), and
     // the handler races a promise rather than an 'abort' listener: both cut per-task CPU on the hot path.
     let controller: AbortController | undefined;
@@ -107,7 +112,9 @@ export class TaskRunner {
           return signal();
         },
         progress: progress.report,
-        log,
+        get log() {
+          return attemptLog.taskLog;
+        },
         task: {
           id,
           type,
@@ -120,10 +127,13 @@ export class TaskRunner {
       log.debug('attempt started', { attempt: ctx.task.attempt });
       // A handler that throws synchronously lands in the catch below like one that rejects.
       const result = await Promise.race([definition.execute(parsed.data, ctx), abandoned]);
+      // Progress and log lines land before BullMQ moves the task, so they are there with its status.
       await progress.flush();
+      await attemptLog.end();
       return result ?? null;
     } catch (err) {
       await progress.flush().catch(() => {});
+      await attemptLog.end();
       throw await this.failure(job, token, abortReason ?? err, log);
     } finally {
       clearTimeout(timer);

@@ -55,7 +55,7 @@ export class WorkerService {
   constructor(private readonly options: WorkerServiceOptions) {
     const { config, redis, logger } = options;
     this.keys = new TaskKeys(config.redis.prefix);
-    this.runner = new TaskRunner(redis, this.keys, logger);
+    this.runner = new TaskRunner(redis, this.keys, logger, config.logging.task_log);
     this.cancels = new CancelWatcher(redis, this.keys, this.runner, logger);
     this.registry = new WorkerRegistry(redis, this.keys, config.workers.heartbeat_interval);
     this.stats = new StatsRecorder(redis, this.keys);

@@ -20,13 +20,16 @@ import type {
   StatsResponse,
   TaskCreate,
   TaskListResponse,
+  TaskLogsResponse,
   TaskObject,
+  TaskStreamEvent,
   TaskType,
   WorkersResponse,
 } from './types.js';
 import type { FetchLike, FetchResponse } from './transport.js';
 import { CLIENT_VERSION } from './version.js';
-import { pollingWatcher, type TaskWatcher, type WatchOptions } from './watch.js';
+import { parseEventStream } from './sse.js';
+import { eventStreamWatcher, type TaskWatcher, type WatchOptions } from './watch.js';
 
 export const DEFAULT_URL = 'http://localhost:8002';
 
@@ -63,6 +66,15 @@ export interface WaitOptions extends WatchOptions {
   onProgress?: (task: TaskObject) => void;
 }
 
+export interface StreamOptions extends CallOptions {
+  /**
+   * Give up with a TaskEngineNetworkError when nothing arrives for this long, not even the server's
+   * heartbeat (server.events.heartbeat_seconds, default 15): the connection is dead without saying so.
+   * @defaultValue 60000
+   */
+  idleTimeoutMs?: number;
+}
+
 interface RequestOptions extends CallOptions {
   body?: unknown;
   query?: Record<string, string | number | undefined>;
@@ -96,7 +108,10 @@ export class TaskEngineClient {
     this.fetchImpl = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.retries = options.retries ?? 2;
-    this.watcher = pollingWatcher((id, signal) => this.getTask(id, { signal }));
+    this.watcher = eventStreamWatcher(
+      (id, signal) => this.taskEvents(id, { signal }),
+      (id, signal) => this.getTask(id, { signal }),
+    );
   }
 
   /** `POST /tasks`. 201 creates; 200 is a repeat of the same id and body, answered with the existing task. */
@@ -200,6 +215,26 @@ export class TaskEngineClient {
     }
   }
 
+  /** `GET /tasks/{id}/logs`: the lines the task's executor logged, oldest first, across its attempts. */
+  getTaskLogs(id: string, options: CallOptions = {}): Promise<TaskLogsResponse> {
+    return this.request('GET', `/tasks/${encodeURIComponent(id)}/logs`, { signal: options.signal, retry: true });
+  }
+
+  /**
+   * `GET /tasks/{id}/events`: the task's current state (a `status` event), then each change (`status`,
+   * `progress`) until a final status, where it ends. Throws a TaskEngineApiError for an error answer
+   * (404 for an unknown task) and a TaskEngineNetworkError when the stream cannot be read, or when
+   * nothing, not even a heartbeat, arrives for `idleTimeoutMs`; stop it with `signal` or by leaving the loop.
+   */
+  taskEvents(id: string, options: StreamOptions = {}): AsyncGenerator<TaskStreamEvent> {
+    return this.stream(`/tasks/${encodeURIComponent(id)}/events`, {}, options);
+  }
+
+  /** `GET /events`: every task's `status` and `progress` events, of the given types (all when absent), until stopped. */
+  events(query: { type?: TaskType | TaskType[] } = {}, options: StreamOptions = {}): AsyncGenerator<TaskStreamEvent> {
+    return this.stream('/events', { type: commaList(query.type) }, options);
+  }
+
   /** Each state of the task until it ends (see TaskWatcher): the first one, then every change. */
   watchTask(id: string, options: WatchOptions = {}): AsyncIterable<TaskObject> {
     return this.watcher(id, options);
@@ -242,12 +277,76 @@ export class TaskEngineClient {
     }
   }
 
-  private async send<T>(method: string, path: string, { body, query, signal }: RequestOptions): Promise<T> {
+  /** An event stream's events, parsed as they arrive; see taskEvents. */
+  private async *stream(path: string, query: RequestOptions['query'], { signal, idleTimeoutMs = 60_000 }: StreamOptions): AsyncGenerator<TaskStreamEvent> {
+    const url = this.url(path, query);
+    const stop = new AbortController();
+    const onAbort = (): void => stop.abort(signal?.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    let idle = false;
+    let timer: NodeJS.Timeout | undefined;
+    // Bounds the wait for the answer's headers (timeoutMs), then each wait for the next bytes.
+    const watchdog = (ms: number): void => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        idle = true;
+        stop.abort();
+      }, ms);
+    };
+    try {
+      if (signal?.aborted) throw signal.reason;
+      watchdog(this.timeoutMs);
+      let response: FetchResponse;
+      try {
+        response = await this.fetchImpl(url, { method: 'GET', headers: this.headers('text/event-stream'), signal: stop.signal, stream: true });
+        if (!response.ok) {
+          const text = await response.text();
+          throw TaskEngineApiError.fromResponse(response.status, response.statusText, parseBody(text), response.headers.get('retry-after'));
+        }
+      } catch (err) {
+        throw err instanceof TaskEngineApiError ? err : this.noAnswer(err, 'GET', url, path, signal, idle);
+      }
+      watchdog(idleTimeoutMs);
+      const chunks = eachChunk(response.body ?? wholeBody(response), () => watchdog(idleTimeoutMs));
+      try {
+        for await (const event of parseEventStream(chunks)) {
+          if (event.event !== 'status' && event.event !== 'progress') continue;
+          yield { event: event.event, id: event.id, data: JSON.parse(event.data) } as TaskStreamEvent;
+        }
+      } catch (err) {
+        if (!idle) throw this.noAnswer(err, 'GET', url, path, signal, false);
+        throw new TaskEngineNetworkError(url, 'timeout', `GET ${url}: nothing for ${idleTimeoutMs / 1000}s, not even a heartbeat`, { cause: err });
+      }
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      stop.abort();
+    }
+  }
+
+  private url(path: string, query: RequestOptions['query']): string {
     const params = new URLSearchParams();
     for (const [key, value] of Object.entries(query ?? {})) if (value !== undefined) params.set(key, String(value));
-    const url = `${this.baseUrl}${path}${params.size ? `?${params}` : ''}`;
-    const headers: Record<string, string> = { accept: 'application/json', 'user-agent': `taskengine-client/${CLIENT_VERSION}` };
+    return `${this.baseUrl}${path}${params.size ? `?${params}` : ''}`;
+  }
+
+  private headers(accept: string): Record<string, string> {
+    const headers: Record<string, string> = { accept, 'user-agent': `taskengine-client/${CLIENT_VERSION}` };
     if (this.apiKey) headers.authorization = `Bearer ${this.apiKey}`;
+    return headers;
+  }
+
+  /** What a request that got no (whole) answer throws: the caller's abort, a timeout, or where and why it failed. */
+  private noAnswer(err: unknown, method: string, url: string, path: string, signal: AbortSignal | undefined, timedOut: boolean): unknown {
+    if (signal?.aborted) return signal.reason ?? err;
+    if (timedOut) return new TaskEngineNetworkError(url, 'timeout', `${method} ${url}: no answer within ${this.timeoutMs / 1000}s`, { cause: err });
+    const reason = networkReason(err);
+    return new TaskEngineNetworkError(url, reason, `cannot reach TaskEngine at ${this.baseUrl} (${method} ${path}): ${reason}`, { cause: err });
+  }
+
+  private async send<T>(method: string, path: string, { body, query, signal }: RequestOptions): Promise<T> {
+    const url = this.url(path, query);
+    const headers = this.headers('application/json');
     if (body !== undefined) headers['content-type'] = 'application/json';
     const timeout = AbortSignal.timeout(this.timeoutMs);
     let response: FetchResponse;
@@ -261,19 +360,9 @@ export class TaskEngineClient {
       });
       text = await response.text();
     } catch (err) {
-      if (signal?.aborted) throw signal.reason ?? err;
-      if (timeout.aborted) {
-        throw new TaskEngineNetworkError(url, 'timeout', `${method} ${url}: no answer within ${this.timeoutMs / 1000}s`, { cause: err });
-      }
-      const reason = networkReason(err);
-      throw new TaskEngineNetworkError(url, reason, `cannot reach TaskEngine at ${this.baseUrl} (${method} ${path}): ${reason}`, { cause: err });
+      throw this.noAnswer(err, method, url, path, signal, timeout.aborted);
     }
-    let parsed: unknown = text;
-    try {
-      parsed = text ? JSON.parse(text) : undefined;
-    } catch {
-      // not JSON (a proxy's error page): kept as text for the error message
-    }
+    const parsed = parseBody(text);
     if (!response.ok) {
       throw TaskEngineApiError.fromResponse(response.status, response.statusText, parsed, response.headers.get('retry-after'));
     }
@@ -281,6 +370,28 @@ export class TaskEngineClient {
       throw new TaskEngineApiError(response.status, 'invalid_response', `${method} ${path} answered ${response.status} without a JSON body`, undefined, undefined, parsed);
     }
     return parsed as T;
+  }
+}
+
+/** The chunks of a body, telling `onChunk` about each. */
+async function* eachChunk(body: AsyncIterable<Uint8Array>, onChunk: () => void): AsyncGenerator<Uint8Array> {
+  for await (const chunk of body) {
+    onChunk();
+    yield chunk;
+  }
+}
+
+/** The body of a fetch that cannot stream, as one chunk once it has all arrived. */
+async function* wholeBody(response: FetchResponse): AsyncGenerator<Uint8Array> {
+  yield new TextEncoder().encode(await response.text());
+}
+
+/** A body as JSON, or as its text when it is not JSON (a proxy's error page, kept for the error message). */
+function parseBody(text: string): unknown {
+  try {
+    return text ? JSON.parse(text) : undefined;
+  } catch {
+    return text;
   }
 }
 

@@ -3,5 +3,6 @@ export * from './client.js';
 export * from './errors.js';
 export * from './types.js';
 export { httpFetch, type FetchInit, type FetchLike, type FetchResponse } from './transport.js';
-export { pollingWatcher, type TaskWatcher, type WatchOptions } from './watch.js';
+export { parseEventStream, type ServerSentEvent } from './sse.js';
+export { eventStreamWatcher, pollingWatcher, type TaskWatcher, type WatchOptions } from './watch.js';
 export { CLIENT_VERSION } from './version.js';

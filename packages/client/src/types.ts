@@ -11,15 +11,19 @@ import type {
   RetryableStatus,
   RetrySkip,
   TaskCreate,
+  TaskLogLine,
+  TaskLogs,
   TaskObject,
   TaskRetried,
   TasksRetried,
+  TaskProgressEvent,
   TaskStatus,
+  TaskStatusEvent,
   TaskType,
   WorkerRecord,
 } from '@taskengine/core';
 
-export type { ErrorDetail, PriorityName, TaskCreate, TaskObject, TaskStatus, TaskType, WorkerRecord };
+export type { ErrorDetail, PriorityName, TaskCreate, TaskLogLine, TaskObject, TaskProgressEvent, TaskStatus, TaskStatusEvent, TaskType, WorkerRecord };
 
 /** 200 from `POST /tasks/{id}/retry`. */
 export type RetryTaskResponse = TaskRetried;
@@ -127,3 +131,11 @@ export interface ApiErrorBody {
   success: false;
   error: { code: string; message: string; details?: unknown };
 }
+
+/** One event of `GET /tasks/{id}/events` or `GET /events`; `id` is its Redis stream id (task streams only). */
+export type TaskStreamEvent =
+  | { event: 'status'; id: string | undefined; data: TaskStatusEvent }
+  | { event: 'progress'; id: string | undefined; data: TaskProgressEvent };
+
+/** 200 from `GET /tasks/{id}/logs`: the executor's lines, oldest first. */
+export type TaskLogsResponse = TaskLogs;

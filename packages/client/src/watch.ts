@@ -1,13 +1,13 @@
-// How the client follows one task until it ends. Today it polls GET /tasks/{id}; when the API serves
-// GET /tasks/{id}/events (Server-Sent Events, CONTRACT section 7) an SSE watcher with the same signature
-// takes its place, and waitFor and the CLI keep working unchanged.
+// How the client follows one task until it ends: through its live event stream (GET /tasks/{id}/events,
+// CONTRACT section 7), which says each change as it happens, and by polling GET /tasks/{id} when the
+// stream cannot be had (an older API, a proxy that cuts it, the API restarting).
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isFinal } from '@taskengine/core/model/status';
 import { isTransient } from './errors.js';
-import type { TaskObject } from './types.js';
+import type { TaskObject, TaskStatusEvent, TaskStreamEvent } from './types.js';
 
 export interface WatchOptions {
-  /** Longest pause between two polls; polling starts faster and slows down to this. @defaultValue 1000 */
+  /** Longest pause between two polls (when polling); polling starts faster and slows down to this. @defaultValue 1000 */
   intervalMs?: number;
   /** Stops the watch: the iterator then throws the signal's reason. */
   signal?: AbortSignal;
@@ -53,6 +53,60 @@ export function pollingWatcher(getTask: (id: string, signal?: AbortSignal) => Pr
       if (task && isFinal(task.status)) return;
       await sleep(delay, undefined, { signal });
       delay = Math.min(intervalMs, Math.ceil(delay * 1.5));
+    }
+  };
+}
+
+/** The task as a status event says it is now; what the event does not carry is kept as it was. */
+function withStatus(task: TaskObject, event: TaskStatusEvent): TaskObject {
+  return {
+    ...task,
+    status: event.status,
+    progress: event.progress,
+    retry_count: event.retry_count,
+    error_code: event.error_code,
+    error: event.error_code === task.error_code ? task.error : null,
+  };
+}
+
+/**
+ * Follows the task's event stream: a whole task object is read when the stream starts and when it
+ * reports a final status (the result, the error), and each event in between updates the last one.
+ * If the stream cannot be opened, breaks, or ends before a final status, the watch goes on by polling.
+ */
+export function eventStreamWatcher(
+  openEvents: (id: string, signal?: AbortSignal) => AsyncIterable<TaskStreamEvent>,
+  getTask: (id: string, signal?: AbortSignal) => Promise<TaskObject>,
+): TaskWatcher {
+  const poll = pollingWatcher(getTask);
+  return async function* watch(id, options = {}) {
+    const { signal } = options;
+    let task: TaskObject | undefined;
+    let shown: string | undefined;
+    try {
+      for await (const event of openEvents(id, signal)) {
+        if (event.event === 'progress') {
+          if (!task) continue;
+          task = { ...task, progress: event.data.progress };
+        } else if (!task || isFinal(event.data.status)) {
+          const read = await getTask(id, signal);
+          task = isFinal(read.status) ? read : withStatus(read, event.data);
+        } else {
+          task = withStatus(task, event.data);
+        }
+        if (stateKey(task) !== shown) {
+          shown = stateKey(task);
+          yield task;
+        }
+        if (isFinal(task.status)) return;
+      }
+    } catch (err) {
+      if (signal?.aborted) throw signal.reason ?? err;
+    }
+    for await (const polled of poll(id, options)) {
+      if (stateKey(polled) === shown) continue;
+      shown = stateKey(polled);
+      yield polled;
     }
   };
 }

@@ -1,6 +1,7 @@
 // Public surface of @taskengine/core: everything the apps and executors may import.
 export * from './config/schema.js';
 export * from './config/load.js';
+export * from './contracts/live.js';
 export * from './contracts/responses.js';
 export * from './contracts/retry-and-queues.js';
 export * from './contracts/task-create.js';
@@ -8,7 +9,10 @@ export * from './contracts/task-list-query.js';
 export * from './contracts/zod-details.js';
 export * from './errors.js';
 export * from './executor.js';
+export * from './events/queue-events.js';
+export * from './events/task-event-hub.js';
 export * from './logger.js';
+export * from './logs/task-log.js';
 export * from './model/backoff.js';
 export * from './model/failure.js';
 export * from './model/priority.js';

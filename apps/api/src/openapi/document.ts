@@ -7,6 +7,7 @@ import {
   BulkRetryQueryFields,
   ErrorBody,
   ErrorDetail,
+  EventsQueryFields,
   Health,
   PriorityName,
   QueueInfo,
@@ -25,10 +26,14 @@ import {
   taskCreateFor,
   TaskList,
   TaskListQueryFields,
+  TaskLogLine,
+  TaskLogs,
   TaskObject,
   TaskRetried,
   TasksRetried,
+  TaskProgressEvent,
   TaskStatus,
+  TaskStatusEvent,
   TaskType,
   WorkerList,
   WorkerRecord,
@@ -85,6 +90,7 @@ function responseComponents() {
     TaskType, TaskStatus, PriorityName, TaskObject, TaskCreated, TaskBatchCreated, TaskList, TaskCancelled,
     TaskCancelRequested, TaskRetried, RetrySkip, TasksRetried, QueueInfo, QueueList, QueuePauseState,
     WorkerRecord, WorkerList, StatusCounts, Stats, Health, ErrorDetail, ErrorBody,
+    TaskStatusEvent, TaskProgressEvent, TaskLogLine, TaskLogs,
   };
   for (const [id, schema] of Object.entries(named)) registry.add(schema, { id });
   return componentsOf(registry, 'output');
@@ -158,9 +164,15 @@ interface Operation {
   needsRedis?: boolean;
   parameters?: JsonSchema[];
   body?: string;
+  /** A response with neither `schema` nor `content` has no body. */
   responses: Record<number, { description: string; schema?: string; content?: Record<string, unknown> }>;
   errors?: ErrorStatus[];
 }
+
+/** A text/event-stream body whose events' data are the named schemas. */
+const eventStreamContent = (schemas: string) => ({
+  'text/event-stream': { schema: { type: 'string', description: `Server-Sent Events; each event's data is one line of JSON: ${schemas}.` } },
+});
 
 const TASK_ID = { name: 'id', in: 'path', required: true, description: 'The task id.', schema: { type: 'string' } };
 const QUEUE_TYPE = { name: 'type', in: 'path', required: true, description: 'The task type whose queue it is.', schema: ref('TaskType') };
@@ -195,6 +207,37 @@ function operations(config: Config): Operation[] {
       parameters: [TASK_ID],
       responses: { 200: { description: 'The task.', schema: 'TaskObject' } },
       errors: [403, 404],
+    },
+    {
+      ...tasks, method: 'get', path: '/tasks/{id}/events', operationId: 'streamTaskEvents', summary: "Follow a task's status and progress live",
+      description: "Server-Sent Events. First the task's current state (`event: status`, previous_status null), then each change: " +
+        '`event: status` (TaskStatusEvent) and `event: progress` (TaskProgressEvent), in order, each once; the stream ends after ' +
+        'a final status (completed, failed, cancelled, timeout), at once for a task already final. Each event has an `id` ' +
+        `(its Redis stream id). A \`: ping\` comment comes every ${config.server.events.heartbeat_seconds} s (server.events.heartbeat_seconds). ` +
+        'A request with Last-Event-ID (a browser EventSource reconnecting) for a final task answers 204, which stops the reconnecting.',
+      parameters: [TASK_ID, { name: 'Last-Event-ID', in: 'header', required: false, description: 'Sent by an EventSource reconnecting.', schema: { type: 'string' } }],
+      responses: {
+        200: { description: 'The event stream.', content: eventStreamContent('TaskStatusEvent, then TaskStatusEvent and TaskProgressEvent') },
+        204: { description: 'Last-Event-ID was sent and the task is final: nothing more will come.' },
+      },
+      errors: [403, 404],
+    },
+    {
+      ...tasks, method: 'get', path: '/tasks/{id}/logs', operationId: 'getTaskLogs', summary: "A task's log",
+      description: 'The lines its executor logged (ctx.log), oldest first, every attempt: the newest logging.task_log.max_lines, ' +
+        'each cut at logging.task_log.max_line_length characters, secret-looking fields masked. Removed with the task.',
+      parameters: [TASK_ID],
+      responses: { 200: { description: "The task's log.", schema: 'TaskLogs' } },
+      errors: [403, 404],
+    },
+    {
+      ...tasks, method: 'get', path: '/events', operationId: 'streamEvents', summary: "Follow every task's status and progress live",
+      description: 'Server-Sent Events: `event: status` (TaskStatusEvent) and `event: progress` (TaskProgressEvent) of every task of ' +
+        'the types asked for (all when `type` is absent; a key scoped to task types gets its own types), from the moment the ' +
+        'response headers arrive. A `: ping` comment comes every server.events.heartbeat_seconds.',
+      parameters: queryParameters(EventsQueryFields),
+      responses: { 200: { description: 'The event stream.', content: eventStreamContent('TaskStatusEvent and TaskProgressEvent') } },
+      errors: [400, 403],
     },
     {
       ...tasks, method: 'post', path: '/tasks/{id}/cancel', operationId: 'cancelTask', summary: 'Cancel a task',
@@ -283,7 +326,8 @@ function operationObject(op: Operation, config: Config, keysRequired: boolean): 
   errors.add(500);
   const responses: Record<string, unknown> = {};
   for (const [status, { description, schema, content }] of Object.entries(op.responses)) {
-    responses[status] = { description, content: content ?? { 'application/json': { schema: ref(schema!) } } };
+    const body = content ?? (schema ? { 'application/json': { schema: ref(schema) } } : undefined);
+    responses[status] = { description, ...(body ? { content: body } : {}) };
   }
   for (const status of [...errors].sort()) responses[status] ??= { $ref: `#/components/responses/${ERRORS[status].name}` };
   return {
@@ -317,7 +361,7 @@ export function buildOpenApiDocument({ config, executors, version, keysRequired 
         (config.dashboard.enabled ? ` The queue dashboard is at ${config.dashboard.path}.` : ''),
     },
     tags: [
-      { name: 'tasks', description: 'Create, read, list, cancel and retry tasks.' },
+      { name: 'tasks', description: 'Create, read, list, cancel, retry and follow tasks.' },
       { name: 'queues', description: "Each task type's queue: counts, workers, rate limit; pause and resume." },
       { name: 'monitoring', description: 'Workers, statistics, metrics and health.' },
       { name: 'docs', description: 'This document.' },

@@ -56,6 +56,14 @@ export const Config = z
         port: z.number().int().min(0).max(65535).default(8002),
         body_limit: z.union([z.string(), z.number()]).default('1mb'),
         cancel_wait_seconds: z.number().nonnegative().default(5),
+        /** Live event streams (GET /tasks/{id}/events, GET /events). */
+        events: z
+          .object({
+            /** A `: ping` comment this often keeps proxies from closing a quiet stream. */
+            heartbeat_seconds: seconds.default(15),
+          })
+          .strict()
+          .prefault({}),
         rate_limit: z
           .object({
             enabled: z.boolean().default(false),
@@ -85,6 +93,16 @@ export const Config = z
       .object({
         level: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
         format: z.enum(['json', 'text']).default('json'),
+        /** Each task's own log (`ctx.log`, GET /tasks/{id}/logs), kept in Redis with the task. */
+        task_log: z
+          .object({
+            /** The newest lines kept per task. */
+            max_lines: z.number().int().positive().default(1000),
+            /** Characters of one line; a longer line is cut and says so. */
+            max_line_length: z.number().int().min(100).default(2000),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),

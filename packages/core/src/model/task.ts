@@ -38,6 +38,21 @@ function fieldsToRecord(fields: string[]): Record<string, string> {
   return record;
 }
 
+/** Progress 0..100 from BullMQ's `progress` field (JSON); a completed task is at 100 whatever it reported. */
+export function taskProgress(status: TaskStatus, progressField: string | undefined | null): number {
+  return status === 'completed' ? 100 : Number(parseJson(progressField ?? undefined, 0)) || 0;
+}
+
+/**
+ * Attempts started beyond the first, from BullMQ's count of takes (`ats`). BullMQ counts every take,
+ * including the last take of a task failed at the stall limit, which never ran it: a poison task that
+ * ran twice has two attempts started, one retry.
+ */
+export function retryCount(ats: string | undefined | null, status: TaskStatus, failedReason: string | undefined | null): number {
+  const takes = Number(ats ?? 0) - (status === 'failed' && failedByBullmqLimit(failedReason) ? 1 : 0);
+  return Math.max(0, takes - 1);
+}
+
 /** Builds the task object from a job hash (HGETALL as a flat list) and the status computed beside it. */
 export function taskFromJobHash(type: TaskType, id: string, status: TaskStatus, flatFields: string[]): TaskObject {
   const job = fieldsToRecord(flatFields);
@@ -47,9 +62,6 @@ export function taskFromJobHash(type: TaskType, id: string, status: TaskStatus, 
   const final = status === 'completed' || status === 'failed' || status === 'cancelled' || status === 'timeout';
   const failure = status === 'completed' ? null : decodeFailure(job.failedReason);
   const showsError = final ? status !== 'completed' : failure !== null;
-  // BullMQ counts every take of the job (`ats`), including the last take of a task failed at the stall
-  // limit, which never ran it: a poison task that ran twice has two attempts started, one retry.
-  const takes = Number(job.ats ?? 0) - (status === 'failed' && failedByBullmqLimit(job.failedReason) ? 1 : 0);
   let result: unknown = null;
   if (status === 'completed') result = parseJson(job.returnvalue, null);
   else if (final && job[FAILED_RESULT_FIELD]) result = parseJson(job[FAILED_RESULT_FIELD], null);
@@ -72,12 +84,12 @@ export function taskFromJobHash(type: TaskType, id: string, status: TaskStatus, 
     result,
     error: showsError ? (failure?.message ?? null) : null,
     error_code: showsError ? (failure?.code ?? null) : null,
-    progress: status === 'completed' ? 100 : Number(parseJson(job.progress, 0)) || 0,
+    progress: taskProgress(status, job.progress),
     created_at: iso(job.timestamp)!,
     scheduled_at: data.scheduled_at ?? null,
     started_at: iso(job.processedOn),
     completed_at: final ? iso(job.finishedOn) : null,
-    retry_count: Math.max(0, takes - 1),
+    retry_count: retryCount(job.ats, status, job.failedReason),
     worker_id: job.pb ?? null,
     schedule_id: data.schedule_id ?? null,
   };

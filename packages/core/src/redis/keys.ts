@@ -23,6 +23,22 @@ export class TaskKeys {
     return this.bull(type, id);
   }
 
+  /**
+   * BullMQ's event stream of a type's queue (every status change and progress report, written by
+   * BullMQ's own scripts and by cancel-task-12.lua): the source of the API's live events.
+   */
+  events(type: TaskType): string {
+    return this.bull(type, 'events');
+  }
+
+  /**
+   * A task's log lines (`ctx.log`): BullMQ's own per-job log list, so the dashboard shows them and
+   * whatever removes the job (the retention janitor, BullMQ) removes them with it.
+   */
+  taskLog(type: TaskType, id: string): string {
+    return `${this.job(type, id)}:logs`;
+  }
+
   /** Lexicographic zset of `<created_ms>:<id>` members: every retained task of the type, for listing. */
   created(type: TaskType): string {
     return this.bull(type, 'te:created');

@@ -18,7 +18,7 @@ import { taskFromJobHash, type TaskJobData } from '../model/task.js';
 import { createdMember, TaskKeys } from '../redis/keys.js';
 import { GroupCommitter } from './group-committer.js';
 import { statsField } from '../stats/counters.js';
-import { defineEngineCommands, type EngineRedis } from '../redis/scripts.js';
+import { defineEngineCommands, type EngineCommands, type EngineRedis } from '../redis/scripts.js';
 
 export const CANCEL_REASON = encodeFailure('cancelled', 'Cancelled by client');
 
@@ -305,14 +305,13 @@ export class TaskStore {
     };
   }
 
+  /** list-tasks-9.lua's keys and leading arguments, then `args`. */
+  private listTasksArgs(type: TaskType, args: Array<string | number>): Array<string | number> {
+    return [this.keys.created(type), ...this.stateKeys(type), this.jobPrefix(type), Date.now(), ...args];
+  }
+
   private async runList(type: TaskType, args: Array<string | number>): Promise<{ stop: string; tasks: TaskObject[] }> {
-    const raw = (await this.redis.te_listTasks(
-      this.keys.created(type),
-      ...this.stateKeys(type),
-      this.jobPrefix(type),
-      Date.now(),
-      ...args,
-    )) as [string, ...Array<[string, TaskStatus, string, string[]]>];
+    const raw = (await this.redis.te_listTasks(...this.listTasksArgs(type, args))) as [string, ...Array<[string, TaskStatus, string, string[]]>];
     const [stop, ...rows] = raw;
     return { stop, tasks: rows.map(([id, status, , fields]) => taskFromJobHash(type, id, status, fields)) };
   }
@@ -330,6 +329,26 @@ export class TaskStore {
     const task = (await this.getMany([id])).get(id);
     if (!task) throw taskNotFound(id);
     return task;
+  }
+
+  /**
+   * A task of a known type read in one transaction with the id of its type's newest event: every event
+   * up to that id is in the task as read, every later one is news. A live stream that subscribed
+   * before this read sends the task, then only the events after that id, and so loses none.
+   */
+  async getWithEventPosition(type: TaskType, id: string): Promise<{ task: TaskObject; position: string }> {
+    const tx = this.redis.multi();
+    (tx as unknown as EngineCommands).te_listTasks(...this.listTasksArgs(type, ['ids', '', '', 0, 0, id]));
+    tx.xrevrange(this.keys.events(type), '+', '-', 'COUNT', 1);
+    const results = await tx.exec();
+    if (!results) throw new Error('task read transaction was aborted');
+    const failed = results.find(([err]) => err)?.[0];
+    if (failed) throw failed;
+    const [, ...rows] = results[0]![1] as [string, ...Array<[string, TaskStatus, string, string[]]>];
+    const newest = results[1]![1] as Array<[string, string[]]>;
+    const row = rows[0];
+    if (!row) throw taskNotFound(id);
+    return { task: taskFromJobHash(type, row[0], row[1], row[3]), position: newest[0]?.[0] ?? '0-0' };
   }
 
   /**
@@ -389,7 +408,7 @@ export class TaskStore {
       ...this.stateKeys(type),
       this.keys.cancelled(type),
       this.keys.cancelRequests(type),
-      this.keys.bull(type, 'events'),
+      this.keys.events(type),
       this.keys.stats(type),
       this.jobPrefix(type),
       task.id,

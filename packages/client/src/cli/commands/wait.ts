@@ -4,7 +4,7 @@ import { followTask, followTasks } from '../follow.js';
 
 export const WAIT_OPTIONS = {
   timeout: { type: 'string', value: '<seconds>', description: 'give up after this long (exit 5); the task keeps running' },
-  interval: { type: 'string', value: '<ms>', description: 'longest pause between polls (default 1000)' },
+  interval: { type: 'string', value: '<ms>', description: "longest pause between polls, when the API's event stream cannot be used (default 1000)" },
 } as const;
 
 export default defineCommand({
@@ -13,6 +13,7 @@ export default defineCommand({
   positionals: [1, Infinity],
   description: [
     'Wait until the task ends, showing its progress on stderr (a bar on a terminal, plain lines otherwise).',
+    "It follows the task's live event stream, and polls when the stream cannot be used.",
     'Exit code: 0 completed, 1 failed, 2 timeout, 3 cancelled, 4 usage or API error, 5 gave up (--timeout).',
     'With several ids: 0 when all completed, else the lowest other code among them.',
   ].join('\n'),

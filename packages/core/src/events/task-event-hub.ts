@@ -1,0 +1,83 @@
+// Live task events for one API process (CONTRACT section 7): any number of subscribers share one
+// reader per task type (queue-event-reader.ts). Events come from Redis, so every API replica sees
+// every task's events whichever worker process runs it.
+import type { Redis } from 'ioredis';
+import type { TaskType } from '../config/schema.js';
+import { unavailable } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { TaskKeys } from '../redis/keys.js';
+import { QueueEventReader, type Interest, type TaskEventListener } from './queue-event-reader.js';
+
+export type { TaskEvent, TaskEventListener } from './queue-event-reader.js';
+
+export interface EventFilter {
+  types: readonly TaskType[];
+  /** Only this task's events. */
+  taskId?: string;
+}
+
+export interface Subscription {
+  /** Stops delivery; safe to call more than once. */
+  close(): void;
+}
+
+export interface TaskEventHubOptions {
+  /**
+   * How long a type's reader keeps its connection after its last subscriber left, so that streams
+   * opened one after another do not connect each time.
+   * @defaultValue 5000
+   */
+  lingerMs?: number;
+  logger?: Logger;
+}
+
+export class TaskEventHub {
+  private readonly readers = new Map<TaskType, QueueEventReader>();
+  private closed = false;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: TaskKeys,
+    private readonly options: TaskEventHubOptions = {},
+  ) {}
+
+  /**
+   * Delivers, in order, every event of the matching tasks written to Redis after this resolves (some
+   * written a little before may come too). Rejects with a 503 when Redis cannot be reached.
+   */
+  async subscribe(filter: EventFilter, listener: TaskEventListener): Promise<Subscription> {
+    if (this.closed) throw unavailable('the API is shutting down');
+    const added: Array<{ reader: QueueEventReader; interest: Interest; ready: Promise<void> }> = filter.types.map((type) => {
+      const reader = this.readerOf(type);
+      return { reader, ...reader.add(filter.taskId, listener) };
+    });
+    let open = true;
+    const close = (): void => {
+      if (!open) return;
+      open = false;
+      for (const { reader, interest } of added) reader.remove(interest);
+    };
+    try {
+      await Promise.all(added.map(({ ready }) => ready));
+    } catch {
+      close();
+      throw unavailable('Redis is unreachable; cannot follow task events');
+    }
+    return { close };
+  }
+
+  /** Disconnects every reader; later subscriptions are refused. */
+  close(): void {
+    this.closed = true;
+    for (const reader of this.readers.values()) reader.stop();
+  }
+
+  private readerOf(type: TaskType): QueueEventReader {
+    let reader = this.readers.get(type);
+    if (!reader) {
+      reader = new QueueEventReader(this.redis, this.keys, type, { lingerMs: this.options.lingerMs ?? 5000, logger: this.options.logger });
+      this.readers.set(type, reader);
+    }
+    return reader;
+  }
+}
