@@ -3,6 +3,7 @@
 // completed; retried (plain Error); failed for good (UnrecoverableError); handed back (WaitingError).
 import {
   defineEngineCommands,
+  dependencyResults,
   encodeFailure,
   FAILED_RESULT_FIELD,
   payloadErrorCode,
@@ -106,6 +107,7 @@ export class TaskRunner {
         get signal() {
           return signal();
         },
+        dependencies: data.dependencies?.length ? await dependencyResults(this.redis, this.keys, data.dependencies) : {},
         progress: progress.report,
         log,
         task: {

@@ -21,3 +21,8 @@ export * from './stats/counters.js';
 export * from './stats/janitor.js';
 export * from './store/task-store.js';
 export * from './workers/registry.js';
+export * from './workflows/dependency-results.js';
+export * from './workflows/plan-workflows.js';
+export * from './workflows/workflow-coordinator.js';
+export * from './workflows/workflow-model.js';
+export * from './workflows/workflow-reconciler.js';
