@@ -166,9 +166,13 @@ describe('POST /tasks/batch', () => {
     expect(tooMany.status).toBe(400);
     const empty = await engine.request('POST', '/tasks/batch', { tasks: [] });
     expect(empty.status).toBe(400);
-    const parallel = await engine.request('POST', '/tasks/batch', { tasks: [{ type: 'custom' }], parallel: false });
+    const unknown = await engine.request('POST', '/tasks/batch', { tasks: [{ type: 'custom' }], ordered: true });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.error.details).toContainEqual({ path: 'ordered', message: 'unknown field' });
+    // parallel and max_concurrency are the envelope's own (section 7), checked by type.
+    const parallel = await engine.request('POST', '/tasks/batch', { tasks: [{ type: 'custom' }], parallel: 'false' });
     expect(parallel.status).toBe(400);
-    expect(parallel.body.error.details).toContainEqual({ path: 'parallel', message: 'unknown field' });
+    expect(parallel.body.error.details.map((d: { path: string }) => d.path)).toEqual(['parallel']);
   });
 });
 

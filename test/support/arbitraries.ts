@@ -17,7 +17,7 @@ const SERVER_OWNED = [
   'status', 'result', 'error', 'error_code', 'progress', 'created_at', 'started_at', 'completed_at',
   'retry_count', 'worker_id', 'task_id', 'priority_name', 'schedule_id',
 ];
-const CONFIG_FIELDS = ['timeout_seconds', 'max_retries', 'retry_delay_seconds', 'backoff'];
+const CONFIG_FIELDS = ['timeout_seconds', 'max_retries', 'retry_delay_seconds', 'backoff', 'dependencies'];
 
 /** JSON as the server sees it: `-0` becomes 0, so compare stored values with this, not the original. */
 export const roundTrip = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
@@ -268,6 +268,8 @@ const WRONG: Record<string, fc.Arbitrary<Json>> = {
   'config.timeout_seconds': fc.oneof(fc.constantFrom(0, -0, -1, 86_401, 1e300, Number.MAX_VALUE, '5', ''), fc.constant(null), fc.constant({})),
   'config.max_retries': fc.constantFrom(-1, 26, 1.5, 1e300, '3', null, true),
   'config.retry_delay_seconds': fc.constantFrom(-1, -1e-300, -Number.MAX_VALUE, 1e13, 1e306, '5', null, false),
+  // Ids that cannot be task ids; ids that could be but name no task are refused too (checked in Redis).
+  'config.dependencies': fc.constantFrom('a', [1], ['a b'], [''], [null], {}, 'x'.repeat(3)),
   'config.backoff': fc.oneof(fc.constantFrom('linear', 'Fixed', '', 1, null), trickyString.filter((s) => s !== 'fixed' && s !== 'exponential')),
   payload: fc.oneof(fc.constant([]), fc.constant(null), trickyString, boundaryNumber, fc.constant([{ a: 1 }])),
   metadata: fc.oneof(
@@ -356,9 +358,12 @@ export const brokenEnvelope = (maxBatch: number): fc.Arbitrary<BrokenBody> =>
     fc.constant({ body: { tasks: [] }, path: 'tasks', how: 'empty tasks' }),
     anyJson.filter((v) => !Array.isArray(v)).map((tasks) => ({ body: { tasks }, path: 'tasks', how: 'tasks not an array' })),
     fc.constant({ body: { tasks: Array.from({ length: maxBatch + 1 }, () => ({ type: 'custom' })) }, path: 'tasks', how: 'one task over max_batch_size' }),
-    fc.constantFrom('parallel', 'max_concurrency', 'task', 'Tasks', '__proto__', 'constructor').chain((key) =>
+    fc.constantFrom('ordered', 'concurrency', 'task', 'Tasks', '__proto__', 'constructor').chain((key) =>
       batchOf(2).map((tasks) => ({ body: { tasks, [key]: 1 } as Json, path: key, how: `unknown envelope field ${key}` })),
     ),
+    // The envelope's own options with a value of the wrong type or out of range.
+    fc.tuple(batchOf(2), fc.constantFrom(1, 'false', null, [])).map(([tasks, parallel]) => ({ body: { tasks, parallel } as Json, path: 'parallel', how: 'parallel not a boolean' })),
+    fc.tuple(batchOf(2), fc.constantFrom(0, -1, 1.5, '2', null, true)).map(([tasks, cap]) => ({ body: { tasks, max_concurrency: cap } as Json, path: 'max_concurrency', how: 'max_concurrency not a whole number >= 1' })),
     fc.tuple(batchOf(2), anyJson.filter((v) => v === null || typeof v !== 'object' || Array.isArray(v))).map(([tasks, item]) => ({
       body: { tasks: [...tasks, item] } as Json,
       path: `tasks[${tasks.length}]`,

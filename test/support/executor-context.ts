@@ -8,6 +8,7 @@ export function executorContext(signal: AbortSignal = new AbortController().sign
     signal,
     progress: () => {},
     log,
+    dependencies: {},
     task: { id: 'direct', type: 'custom', name: 'direct', attempt: 1, timeout_seconds: 30, metadata: {} },
   };
 }

@@ -3,6 +3,7 @@
 // completed; retried (plain Error); failed for good (UnrecoverableError); handed back (WaitingError).
 import {
   defineEngineCommands,
+  dependencyResults,
   encodeFailure,
   FAILED_RESULT_FIELD,
   payloadErrorCode,
@@ -111,6 +112,7 @@ export class TaskRunner {
         get signal() {
           return signal();
         },
+        dependencies: data.dependencies?.length ? await dependencyResults(this.redis, this.keys, data.dependencies) : {},
         progress: progress.report,
         get log() {
           return attemptLog.taskLog;
@@ -166,7 +168,12 @@ export class TaskRunner {
       return new Error(encodeFailure('timeout', err.message));
     }
     if (err instanceof TaskError) {
-      if (err.result !== undefined) await this.markOutcome(job, token, '', JSON.stringify(err.result));
+      // A final `dependency_failed` means `cancelled` wherever the status is read (list and cancel scripts
+      // go by the reason): the count must agree, so it gets the cancelled mark as the engine's own does.
+      const cancelledByDependency = err.code === 'dependency_failed' && (!err.retryable || lastAttempt);
+      if (err.result !== undefined || cancelledByDependency) {
+        await this.markOutcome(job, token, cancelledByDependency ? 'cancelled' : '', err.result === undefined ? '' : JSON.stringify(err.result));
+      }
       log.warn('attempt failed', { error_code: err.code, error: err.message, retryable: err.retryable });
       const reason = encodeFailure(err.code, err.message);
       if (!err.retryable) return new UnrecoverableError(reason);

@@ -12,7 +12,9 @@ import {
   StatsRecorder,
   TaskKeys,
   WorkerRegistry,
+  WorkflowCoordinator,
   type Config,
+  type Ending,
   type ExecutorRegistry,
   type Logger,
   type Priority,
@@ -43,6 +45,9 @@ export class WorkerService {
   private readonly registry: WorkerRegistry;
   private readonly stats: StatsRecorder;
   private readonly janitor: RetentionJanitor;
+  private readonly workflows: WorkflowCoordinator;
+  /** Follow-up work of ended tasks still in flight; stop() lets it finish. */
+  private readonly followUps = new Set<Promise<void>>();
   private readonly workers: Worker[] = [];
   private readonly startedAt = new Date().toISOString();
   private state: 'idle' | 'busy' | 'stopping' = 'idle';
@@ -60,6 +65,7 @@ export class WorkerService {
     this.registry = new WorkerRegistry(redis, this.keys, config.workers.heartbeat_interval);
     this.stats = new StatsRecorder(redis, this.keys);
     this.janitor = new RetentionJanitor(redis, this.keys, config, undefined, undefined, logger);
+    this.workflows = new WorkflowCoordinator(redis, this.keys);
   }
 
   async start(): Promise<void> {
@@ -119,6 +125,7 @@ export class WorkerService {
     this.completed++;
     this.lastActivity = new Date().toISOString();
     this.stats.recordFinal(type, 'completed', priorityOf(job), execMs(job), waitMs(job));
+    this.settleEnd(type, job, 'completed');
   }
 
   private onFailed(type: TaskType, job: Job, err: Error): void {
@@ -131,6 +138,21 @@ export class WorkerService {
     const code = decodeFailure(err.message)?.code;
     const outcome = code === 'cancelled' ? 'cancelled' : code === 'timeout' ? 'timeout' : 'failed';
     this.stats.recordFinal(type, outcome, priorityOf(job), execMs(job), waitMs(job));
+    this.settleEnd(type, job, outcome);
+  }
+
+  /**
+   * Tells the task's dependents and its batch gate that it ended (most tasks have neither: one grouped
+   * lookup). Not awaited by BullMQ; if this process dies first, the janitor redoes it.
+   */
+  private settleEnd(type: TaskType, job: Job, ending: Ending): void {
+    const work: Promise<void> = this.workflows
+      .ended(type, job.id!, ending)
+      .catch((err: Error) => {
+        this.options.logger.warn('settling the dependents of an ended task failed; the janitor will redo it', { type, task_id: job.id, error: err.message });
+      })
+      .finally(() => this.followUps.delete(work));
+    this.followUps.add(work);
   }
 
   record(): WorkerRecord {
@@ -176,6 +198,7 @@ export class WorkerService {
       }, graceSeconds * 1000);
       await Promise.all(this.workers.map((worker) => worker.close()));
       clearTimeout(grace);
+      await Promise.all(this.followUps);
       if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
       await this.cancels.stop();
       await this.janitor.stop();

@@ -59,6 +59,17 @@ export interface CreateTaskOptions extends CallOptions {
   clientId?: boolean;
 }
 
+export interface CreateBatchOptions extends CallOptions {
+  /**
+   * false: run the batch as a chain, each task depending on the one before it (a failure cancels the
+   * rest with error_code `dependency_failed`).
+   * @defaultValue true
+   */
+  parallel?: boolean;
+  /** At most this many of the batch's tasks run at once, across all workers; the rest wait `pending`. */
+  maxConcurrency?: number;
+}
+
 export interface WaitOptions extends WatchOptions {
   /** Give up after this long with a TaskEngineWaitTimeoutError (the task itself keeps going). */
   timeoutMs?: number;
@@ -122,11 +133,17 @@ export class TaskEngineClient {
 
   /**
    * `POST /tasks/batch` (1 to the server's `tasks.max_batch_size`, default 1000): all or nothing. Retried
-   * only when every task carries an id, so a repeat answers with the same tasks.
+   * only when every task carries an id, so a repeat answers with the same tasks. A task may name tasks
+   * earlier in the batch in `config.dependencies` (by their ids).
    */
-  createBatch(tasks: TaskCreate[], options: CallOptions = {}): Promise<CreateBatchResponse> {
+  createBatch(tasks: TaskCreate[], options: CreateBatchOptions = {}): Promise<CreateBatchResponse> {
     const retry = tasks.every((task) => task.id !== undefined);
-    return this.request('POST', '/tasks/batch', { body: { tasks }, signal: options.signal, retry });
+    const body = {
+      tasks,
+      ...(options.parallel !== undefined ? { parallel: options.parallel } : {}),
+      ...(options.maxConcurrency !== undefined ? { max_concurrency: options.maxConcurrency } : {}),
+    };
+    return this.request('POST', '/tasks/batch', { body, signal: options.signal, retry });
   }
 
   /** `GET /tasks/{id}`; a TaskEngineApiError 404 `task_not_found` for an unknown id. */

@@ -25,7 +25,7 @@ if rcall("EXISTS", jobKey) == 0 then return { "missing", "" } end
 if rcall("ZSCORE", KEYS[1], id) then return { "final", "completed" } end
 if rcall("ZSCORE", KEYS[2], id) then
   local failedReason = rcall("HGET", jobKey, "failedReason") or ""
-  if string.sub(failedReason, 1, 11) == "[cancelled]" then return { "final", "cancelled" } end
+  if string.sub(failedReason, 1, 11) == "[cancelled]" or string.sub(failedReason, 1, 19) == "[dependency_failed]" then return { "final", "cancelled" } end
   if string.sub(failedReason, 1, 9) == "[timeout]" then return { "final", "timeout" } end
   return { "final", "failed" }
 end

@@ -28,7 +28,8 @@ local function status_of(id)
   if rcall("ZSCORE", KEYS[2], id) then return "completed", 0 end
   if rcall("ZSCORE", KEYS[3], id) then
     local reason = rcall("HGET", prefix .. id, "failedReason") or ""
-    if string.sub(reason, 1, 11) == "[cancelled]" then return "cancelled", 0 end
+    -- A task ended because a dependency failed is cancelled too; its error_code says why.
+    if string.sub(reason, 1, 11) == "[cancelled]" or string.sub(reason, 1, 19) == "[dependency_failed]" then return "cancelled", 0 end
     if string.sub(reason, 1, 9) == "[timeout]" then return "timeout", 0 end
     return "failed", 0
   end

@@ -16,7 +16,8 @@ for _, id in ipairs(rcall("SMEMBERS", KEYS[1])) do
   local finishedOn = rcall("ZSCORE", KEYS[2], id)
   if finishedOn then
     local reason = rcall("HGET", jobKey, "failedReason") or ""
-    if string.sub(reason, 1, 11) ~= "[cancelled]" and string.sub(reason, 1, 9) ~= "[timeout]" then
+    local cancelled = string.sub(reason, 1, 11) == "[cancelled]" or string.sub(reason, 1, 19) == "[dependency_failed]"
+    if not cancelled and string.sub(reason, 1, 9) ~= "[timeout]" then
       rcall("HSET", jobKey, "failedReason", ARGV[2])
       turned = turned + 1
     end

@@ -35,7 +35,9 @@ local function drop(setKey, reasonPrefix, entries)
   for i = 1, #entries, 2 do
     local id = entries[i]
     local reason = rcall("ZSCORE", KEYS[1], id) and rcall("HGET", prefix .. id, "failedReason") or ""
-    if string.sub(reason, 1, #reasonPrefix) ~= reasonPrefix then
+    -- A task cancelled because a dependency failed ("[dependency_failed] ...") is counted as cancelled.
+    local cancelledByDependency = reasonPrefix == "[cancelled]" and string.sub(reason, 1, 19) == "[dependency_failed]"
+    if string.sub(reason, 1, #reasonPrefix) ~= reasonPrefix and not cancelledByDependency then
       rcall("ZREM", setKey, id)
       removed = removed + 1
     end

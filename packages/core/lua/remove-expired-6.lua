@@ -1,6 +1,8 @@
 --[[
   Retention: removes up to ARGV[4] finished tasks of one type that left retention, with every key and
-  index entry they have, so that counts drop at once (BullMQ's own clean-up is lazy).
+  index entry they have, so that counts drop at once (BullMQ's own clean-up is lazy). A task's
+  workflow keys (dependents set, dependency outcomes, unsettled mark) are built from the job key
+  prefix, as BullMQ builds a job's own `:logs` and `:lock`.
 
   Input:
     KEYS[1] completed  KEYS[2] failed  KEYS[3] te:created  KEYS[4] te:cancelled  KEYS[5] te:timeout
@@ -25,7 +27,9 @@ local function removeFrom(setKey, cutoff)
     if created then
       rcall("ZREM", KEYS[3], string.format("%015d", tonumber(created)) .. ":" .. id)
     end
-    rcall("DEL", jobKey, jobKey .. ":logs", jobKey .. ":lock")
+    -- Its workflow keys go with it (TaskKeys.dependents / dependencyOutcomes / unsettled).
+    rcall("DEL", jobKey, jobKey .. ":logs", jobKey .. ":lock", jobKey .. ":te:dependents", jobKey .. ":te:deps")
+    rcall("ZREM", prefix .. "te:unsettled", id)
     rcall("ZREM", setKey, id)
     rcall("ZREM", KEYS[4], id)
     rcall("ZREM", KEYS[5], id)

@@ -18,6 +18,11 @@ export interface ExecutionContext {
   /** Report progress 0..100 (throttled; the last value always lands). */
   progress(percent: number): void;
   log: TaskLog;
+  /**
+   * The results of the tasks this one depends on (`config.dependencies`, or the previous task of a
+   * `parallel: false` batch), by task id; `{}` when it has none. All of them completed, or it would not run.
+   */
+  dependencies: Record<string, unknown>;
   task: {
     id: string;
     type: TaskType;

@@ -29,3 +29,8 @@ export * from './store/retry-dependency-check.js';
 export * from './store/task-retry.js';
 export * from './store/task-store.js';
 export * from './workers/registry.js';
+export * from './workflows/dependency-results.js';
+export * from './workflows/plan-workflows.js';
+export * from './workflows/workflow-coordinator.js';
+export * from './workflows/workflow-model.js';
+export * from './workflows/workflow-reconciler.js';

@@ -3,6 +3,8 @@ import {
   ApiError,
   encodeListCursor,
   normaliseTaskBody,
+  planWorkflows,
+  SINGLE_TASK,
   taskBatchCreate,
   TaskListQuery,
   TaskType,
@@ -20,6 +22,7 @@ import {
   type TaskObject,
   type TaskStatus,
   type TaskStore,
+  type BatchShape,
 } from '@taskengine/core';
 import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
@@ -62,6 +65,20 @@ const typeOfBody = (item: unknown): unknown => (item && typeof item === 'object'
 
 export function taskRoutes({ config, store, executors }: TaskRouteDeps): Router {
   const router = Router();
+
+  /**
+   * Resolves what the specs wait for (dependencies, a batch's order and cap); a bad reference is a 400
+   * naming it, a dependency of a type the API key may not use a 403. Costs nothing for specs that wait
+   * for nothing.
+   */
+  async function planWaits(res: Response, specs: TaskSpec[], shape: BatchShape, pathOf: (i: number) => string): Promise<void> {
+    if (shape.parallel && shape.maxConcurrency === null && specs.every((spec) => !spec.dependsOn?.length)) return;
+    const findTypes = async (ids: string[]) => new Map([...(await store.getMany(ids))].map(([id, task]) => [id, task.type]));
+    const { problems, dependencyTypes } = await planWorkflows(specs, shape, findTypes, pathOf);
+    if (problems.length) throw validationError(problems);
+    assertTypeAllowed(res, dependencyTypes);
+  }
+
   const context = () => ({ config, executors, now: Date.now() });
   // Each task is checked on its own afterwards (normaliseTaskBody), so its problems are named tasks[i]….
   const BatchEnvelope = taskBatchCreate(config.tasks.max_batch_size, z.unknown());
@@ -72,6 +89,7 @@ export function taskRoutes({ config, store, executors }: TaskRouteDeps): Router 
     assertTypeAllowed(res, [body.type]);
     const { spec, problems } = normaliseTaskBody(body, ctx);
     if (!spec) throw validationError(problems);
+    await planWaits(res, [spec], SINGLE_TASK, () => '');
     const [{ task, created }] = (await store.create([spec], ctx.now)) as [{ task: TaskObject; created: boolean }];
     res.status(created ? 201 : 200).json({ success: true, task_id: task.id, status: task.status, created_at: task.created_at, task } satisfies TaskCreated);
   });
@@ -79,7 +97,7 @@ export function taskRoutes({ config, store, executors }: TaskRouteDeps): Router 
   router.post('/tasks/batch', async (req, res) => {
     const envelope = BatchEnvelope.safeParse(bodyObject(req));
     if (!envelope.success) throw validationError(zodDetails(envelope.error));
-    const { tasks } = envelope.data;
+    const { tasks, parallel = true, max_concurrency: maxConcurrency = null } = envelope.data;
     assertTypeAllowed(res, tasks.map(typeOfBody));
     const problems: ErrorDetail[] = [];
     const specs: TaskSpec[] = [];
@@ -95,6 +113,7 @@ export function taskRoutes({ config, store, executors }: TaskRouteDeps): Router 
       }
     });
     if (problems.length) throw validationError(problems);
+    await planWaits(res, specs, { parallel, maxConcurrency }, (i) => `tasks[${i}].`);
     const created = await store.createSummaries(specs, ctx.now);
     res.status(201).json({
       success: true,

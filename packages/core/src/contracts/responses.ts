@@ -70,6 +70,10 @@ export const TaskObject = z.object({
     max_retries: Count,
     retry_delay_seconds: z.number().min(0),
     backoff: BackoffKind,
+    dependencies: z
+      .array(z.string())
+      .optional()
+      .meta({ description: 'Ids of the tasks it waits for (given, or the previous task of a parallel: false batch); absent when none.' }),
   }),
   payload: z.record(z.string(), z.unknown()),
   metadata: z.record(z.string(), z.unknown()),

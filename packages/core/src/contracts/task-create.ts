@@ -8,6 +8,7 @@ import { ApiError } from '../errors.js';
 import type { ExecutorRegistry } from '../executor.js';
 import { BackoffKind } from '../model/backoff.js';
 import { DEFAULT_PRIORITY, parsePriority, PRIORITY_NAMES, type Priority } from '../model/priority.js';
+import type { TaskWorkflow } from '../workflows/workflow-model.js';
 import type { ErrorDetail, TaskObject } from './responses.js';
 import { zodDetails } from './zod-details.js';
 
@@ -34,6 +35,12 @@ export const ClientTaskId = z
 
 const MAX_METADATA_BYTES = 16 * 1024;
 
+/** Most dependencies one task may name (each costs a registration with that task when it is created). */
+export const MAX_DEPENDENCIES = 100;
+
+/** A task id as a dependency names it: any id the engine may have given (a UUID) or a client chose. */
+const DependencyId = z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, 'must be a task id (1-128 characters of A-Z a-z 0-9 _ . -)');
+
 /** Retry delays are stored as whole milliseconds; past 2^53 ms those are no longer exact (and 1e306 s is Infinity ms). */
 const MAX_RETRY_DELAY_SECONDS = Math.floor(Number.MAX_SAFE_INTEGER / 1000);
 
@@ -51,6 +58,16 @@ export const TaskConfigInput = z
       .optional()
       .meta({ description: 'Delay before the first retry, kept in whole milliseconds; default from config.' }),
     backoff: BackoffKind.optional().meta({ description: 'exponential (default): delay × 2^(n−1) before retry n; fixed: delay every time.' }),
+    dependencies: z
+      .array(DependencyId)
+      .max(MAX_DEPENDENCIES)
+      .optional()
+      .meta({
+        description:
+          `Ids of tasks (at most ${MAX_DEPENDENCIES}) that must complete first: the task is pending until all have completed, then ` +
+          'queued at its priority; if one ends failed, cancelled or timeout, the task ends cancelled with error_code ' +
+          'dependency_failed. In a batch, an id may name a task earlier in the same batch. Unknown ids are a 400.',
+      }),
   })
   .strict();
 
@@ -110,12 +127,28 @@ export function taskCreateFor(type: TaskType, payloadSchema: z.ZodType) {
 export function taskBatchCreate<Item extends z.ZodType>(maxBatchSize: number, item: Item) {
   const size = `must hold 1 to ${maxBatchSize} tasks (tasks.max_batch_size)`;
   return z
-    .object({ tasks: z.array(item, { error: 'must be an array of tasks' }).min(1, size).max(maxBatchSize, size) })
+    .object({
+      tasks: z.array(item, { error: 'must be an array of tasks' }).min(1, size).max(maxBatchSize, size),
+      parallel: z
+        .boolean()
+        .optional()
+        .meta({ description: 'true (default): tasks run independently. false: a chain, each task depends on the one before it.' }),
+      max_concurrency: z
+        .number()
+        .int()
+        .min(1)
+        .optional()
+        .meta({
+          description:
+            'At most this many tasks of the batch run (or are queued) at once, across all workers; the others wait ' +
+            'pending and are released in batch order as earlier ones end. Default: no limit.',
+        }),
+    })
     .strict();
 }
 export type TaskBatchCreate = z.infer<ReturnType<typeof taskBatchCreate<z.ZodUnknown>>>;
 
-export type ResolvedTaskConfig = TaskObject['config'];
+export type ResolvedTaskConfig = Omit<TaskObject['config'], 'dependencies'>;
 
 /** A validated, normalised request to create one task. */
 export interface TaskSpec {
@@ -130,6 +163,10 @@ export interface TaskSpec {
   metadata: Record<string, unknown>;
   /** When it may run, ms since epoch; null for "now". */
   runAtMs: number | null;
+  /** `config.dependencies` as given; resolved into `workflow` (planWorkflows) before it is stored. */
+  dependsOn?: string[];
+  /** Set when the task must wait (dependencies, a batch's slot): it is then stored held. */
+  workflow?: TaskWorkflow | null;
   /**
    * Hash of everything that defines the task, compared when a client id is posted again; only tasks
    * with a client id have one (hashing every task would cost the hot path for nothing).
@@ -213,6 +250,7 @@ export function normaliseTaskBody(
   const name = input.name ?? input.type;
   const payload = input.payload ?? {};
   const metadata = input.metadata ?? {};
+  const dependsOn = input.config?.dependencies ?? [];
   // delay_seconds is compared as given: the same request posted twice must match although "now" moved.
   const when = input.scheduled_at ?? (input.delay_seconds !== undefined ? { delay_seconds: input.delay_seconds } : null);
   const fingerprint =
@@ -233,6 +271,7 @@ export function normaliseTaskBody(
       payload,
       metadata,
       runAtMs,
+      dependsOn,
       fingerprint,
     },
     problems: [],

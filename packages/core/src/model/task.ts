@@ -6,6 +6,7 @@ import { backoffKind } from './backoff.js';
 import { decodeFailure, failedByBullmqLimit } from './failure.js';
 import { fromBullPriority, priorityName } from './priority.js';
 import type { TaskStatus } from './status.js';
+import type { BatchSlot, TaskRef } from '../workflows/workflow-model.js';
 
 /** What the engine keeps in a job's `data` beside BullMQ's own fields. */
 export interface TaskJobData {
@@ -16,6 +17,10 @@ export interface TaskJobData {
   /** Set for client-chosen ids: compared when the same id is posted again. */
   fingerprint?: string;
   schedule_id?: string;
+  /** The tasks it waits for (see workflows/workflow-model.ts). */
+  dependencies?: TaskRef[];
+  /** Its place in a capped batch. */
+  batch?: BatchSlot;
 }
 
 /** Job hash field where a failed task's result is kept (e.g. a command's output on nonzero_exit). */
@@ -78,6 +83,7 @@ export function taskFromJobHash(type: TaskType, id: string, status: TaskStatus, 
       max_retries: Math.max(0, (opts.attempts ?? 1) - 1),
       retry_delay_seconds: (opts.backoff?.delay ?? 0) / 1000,
       backoff: backoffKind(opts.backoff?.type),
+      ...(data.dependencies?.length ? { dependencies: data.dependencies.map((dependency) => dependency.task_id) } : {}),
     },
     payload: data.payload,
     metadata: data.metadata ?? {},

@@ -95,6 +95,44 @@ export class TaskKeys {
     return this.bull(type, 'te:janitor-lock');
   }
 
+  // ----------------------------------------------------------------------------------- workflows
+  // Dependencies and capped batches (CONTRACT section 7). A dependency and its dependent may be of
+  // different types, i.e. in different slots: each key below lives in the slot of the task it
+  // describes, and every step that crosses types is a separate single-slot script made idempotent.
+
+  /** Set of `<type>:<id>` of the tasks waiting on this one (in this task's slot). */
+  dependents(type: TaskType, id: string): string {
+    return `${this.job(type, id)}:te:dependents`;
+  }
+
+  /** Hash dependency id → its final status, as recorded for this held task (in this task's slot). */
+  dependencyOutcomes(type: TaskType, id: string): string {
+    return `${this.job(type, id)}:te:deps`;
+  }
+
+  /**
+   * Zset (score = when marked) of the type's tasks whose end has follow-up work: dependents to settle
+   * or a batch slot to free. Removed once that work is done, so the janitor can redo it for a task
+   * whose finisher died half-way.
+   */
+  unsettled(type: TaskType): string {
+    return this.bull(type, 'te:unsettled');
+  }
+
+  /** How far (a creation time in ms) the janitor has re-linked held tasks whose creator may have died. */
+  heldChecked(type: TaskType): string {
+    return this.bull(type, 'te:held-checked');
+  }
+
+  /**
+   * A capped batch's slot gate, in the slot of the batch's first task's type: `hash` {limit, remaining},
+   * `ready` (zset of members waiting for a slot, scored by batch index), `holders` and `left` (sets).
+   */
+  batchGate(type: TaskType, batchId: string): { hash: string; ready: string; holders: string; left: string } {
+    const base = this.bull(type, `te:gate:${batchId}`);
+    return { hash: base, ready: `${base}:ready`, holders: `${base}:holders`, left: `${base}:left` };
+  }
+
   /** Pub/sub channel carrying cancel requests of running tasks to every worker. */
   cancelChannel(): string {
     return `${this.prefix}:cancel`;

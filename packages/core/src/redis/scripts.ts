@@ -38,6 +38,11 @@ export interface EngineCommands {
   te_reconcileCancels(...args: Array<string | number>): Promise<number>;
   te_markOutcome(...args: Array<string | number>): Promise<number>;
   te_reconcileOutcomes(...args: Array<string | number>): Promise<[number, number]>;
+  te_linkDependent(...args: Array<string | number>): Promise<string>;
+  te_settleHeldTask(...args: Array<string | number>): Promise<string[]>;
+  te_finishedLinks(...args: Array<string | number>): Promise<string[][]>;
+  te_batchGate(...args: Array<string | number>): Promise<string[]>;
+  te_finishedAmong(...args: Array<string | number>): Promise<string[]>;
 }
 
 export type EngineRedis = Redis & EngineCommands;

@@ -1,8 +1,9 @@
 // The retention janitor: removes finished tasks past `tasks.max_age_hours` (completed) and
 // `failed_max_age_hours` (failed, cancelled, timeout) with all their keys, settles cancel requests
 // whose task ended without its worker, and drops cancelled / timeout side entries that a worker wrote
-// but whose move to failed never happened (it died in between). Any process may run it; a per-type lock
-// keeps it to one at a time.
+// but whose move to failed never happened (it died in between), and redoes workflow steps a process
+// died in the middle of (WorkflowReconciler). Any process may run it; a per-type lock keeps it to one
+// at a time.
 import type { Redis } from 'ioredis';
 import type { Config, TaskType } from '../config/schema.js';
 import { TASK_TYPES } from '../config/schema.js';
@@ -10,6 +11,8 @@ import type { Logger } from '../logger.js';
 import type { TaskKeys } from '../redis/keys.js';
 import { defineEngineCommands, type EngineRedis } from '../redis/scripts.js';
 import { CANCEL_REASON } from '../store/task-store.js';
+import { WorkflowCoordinator } from '../workflows/workflow-coordinator.js';
+import { WorkflowReconciler } from '../workflows/workflow-reconciler.js';
 
 const BATCH = 500;
 const OUTCOME_BATCH = 1000;
@@ -26,6 +29,7 @@ export function outcomeGraceMs(config: Config): number {
 
 export class RetentionJanitor {
   private readonly redis: EngineRedis;
+  private readonly workflows: WorkflowReconciler;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> = Promise.resolve();
 
@@ -37,8 +41,11 @@ export class RetentionJanitor {
     private readonly clock: () => number = Date.now,
     /** Told about every repair, so operators see a count that was off and why. */
     private readonly logger?: Logger,
+    /** How old a held task must be before it is linked again (tests shorten it). */
+    heldLinkGraceMs?: number,
   ) {
     this.redis = defineEngineCommands(redis);
+    this.workflows = new WorkflowReconciler(redis, keys, new WorkflowCoordinator(redis, keys), heldLinkGraceMs);
   }
 
   start(): void {
@@ -68,6 +75,9 @@ export class RetentionJanitor {
       const k = (suffix: string): string => this.keys.bull(type, suffix);
       await this.redis.te_reconcileCancels(this.keys.cancelRequests(type), k('failed'), k('completed'), this.keys.cancelled(type), k(''), CANCEL_REASON);
       const now = this.clock();
+      // Before retention: a task must have told its dependents before it (and its dependents set) goes.
+      const { redone, relinked } = await this.workflows.reconcile(type, now);
+      if (redone + relinked > 0) this.logger?.debug('workflow steps redone', { type, ended_tasks: redone, held_tasks: relinked });
       const repaired = await this.reconcileOutcomes(type, now);
       if (repaired > 0) {
         this.logger?.warn('count repaired: cancelled/timeout entries of tasks that did not end so were dropped (a worker stopped between its record and the move)', { type, entries: repaired });

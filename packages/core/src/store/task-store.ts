@@ -3,6 +3,8 @@
 //
 // Round trips: create = 1 (a MULTI holding BullMQ's add script and our index + counter), plus 1 for a
 // client-chosen id's claim; get = 1 (one script per type, sent together); list = 1 + 1 for the counts.
+// A task that waits (dependencies, a capped batch) is stored held and then linked by the
+// WorkflowCoordinator (about 2 more); tasks that do not wait never pay for it.
 import { Job, Queue } from 'bullmq';
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { Config, TaskType } from '../config/schema.js';
@@ -19,6 +21,8 @@ import { createdMember, TaskKeys } from '../redis/keys.js';
 import { GroupCommitter } from './group-committer.js';
 import { statsField } from '../stats/counters.js';
 import { defineEngineCommands, type EngineCommands, type EngineRedis } from '../redis/scripts.js';
+import { gateField, type HeldTask } from '../workflows/workflow-model.js';
+import { WorkflowCoordinator, type HeldOutcome, type HeldOutcomes } from '../workflows/workflow-coordinator.js';
 
 export const CANCEL_REASON = encodeFailure('cancelled', 'Cancelled by client');
 
@@ -55,6 +59,7 @@ const CLAIM_WAIT_MS = 1000;
 export class TaskStore {
   readonly keys: TaskKeys;
   readonly queues: Record<TaskType, Queue>;
+  readonly workflows: WorkflowCoordinator;
   private readonly redis: EngineRedis;
 
   constructor(
@@ -63,6 +68,7 @@ export class TaskStore {
   ) {
     this.redis = defineEngineCommands(redis);
     this.keys = new TaskKeys(config.redis.prefix);
+    this.workflows = new WorkflowCoordinator(redis, this.keys);
     this.queues = Object.fromEntries(
       TASK_TYPES.map((type) => [type, new Queue(this.keys.queueName(type), { connection: redis, prefix: config.redis.prefix })]),
     ) as Record<TaskType, Queue>;
@@ -91,6 +97,10 @@ export class TaskStore {
     if (Object.keys(spec.metadata).length) data.metadata = spec.metadata;
     if (spec.runAtMs !== null) data.scheduled_at = new Date(spec.runAtMs).toISOString();
     if (spec.fingerprint) data.fingerprint = spec.fingerprint;
+    if (spec.workflow) {
+      data.dependencies = spec.workflow.dependencies;
+      if (spec.workflow.batch) data.batch = spec.workflow.batch;
+    }
     return new Job(this.queues[spec.type], spec.name, data, {
       jobId: spec.id,
       timestamp: now,
@@ -203,7 +213,8 @@ export class TaskStore {
    * script), its index entry and the creation counters. A request's tasks are all written or none.
    */
   private readonly writes = new GroupCommitter<{ specs: TaskSpec[]; now: number }, void>(async (requests) => {
-    // BullMQ's client wraps our ioredis connection; its MULTI forwards plain commands to ioredis.
+    // BullMQ's client wraps our ioredis connection; its MULTI forwards plain commands to ioredis
+    // (but takes HSET's fields as one object).
     const client = await this.queues[requests[0]!.specs[0]!.type].backend.client;
     const tx = client.multi() as unknown as ChainableCommander;
     const createdCounts = new Map<string, { type: TaskType; priority: Priority; count: number }>();
@@ -213,8 +224,11 @@ export class TaskStore {
     for (const { specs, now } of requests) {
       const first = commands;
       for (const spec of specs) {
-        void this.jobFor(spec, now).addJob(tx as never);
-        commands += 1;
+        if (spec.workflow) commands += this.addHeld(tx, spec, now);
+        else {
+          void this.jobFor(spec, now).addJob(tx as never);
+          commands += 1;
+        }
         let entries = indexEntries.get(spec.type);
         if (!entries) indexEntries.set(spec.type, (entries = []));
         entries.push(0, createdMember(now, spec.id));
@@ -223,6 +237,7 @@ export class TaskStore {
         entry.count++;
         createdCounts.set(group, entry);
       }
+      commands += this.openGates(tx, specs);
       ranges.push([first, commands]);
     }
     // One ZADD per type for the whole group: a command per task here cost as much as the job itself.
@@ -236,30 +251,70 @@ export class TaskStore {
   });
 
   /**
+   * Queues a task that must wait as a held job (BullMQ's `waiting-children` zset: it reads `pending`, and
+   * nothing in BullMQ moves it) with what settle-held-task needs beside it. Returns the commands added.
+   */
+  private addHeld(tx: ChainableCommander, spec: TaskSpec, now: number): number {
+    void this.jobFor(spec, now).addJob(tx as never, { addToWaitingChildren: true });
+    const { dependencies, batch } = spec.workflow!;
+    const jobKey = this.keys.job(spec.type, spec.id);
+    if (!batch) {
+      tx.hset(jobKey, { te_need: dependencies.length });
+      return 2;
+    }
+    tx.hset(jobKey, { te_need: dependencies.length, te_gate: gateField(batch) });
+    // Its end must free its slot, even if the process that ends it dies first: the janitor redoes
+    // the follow-up work of ended tasks still marked unsettled.
+    tx.zadd(this.keys.unsettled(spec.type), now, spec.id);
+    return 3;
+  }
+
+  /**
+   * Creates the slot gate of each capped batch among `specs`, counting only the tasks stored now (an
+   * idempotent repeat of a task is not a member), so the gate deletes itself when the last one ends.
+   */
+  private openGates(tx: ChainableCommander, specs: TaskSpec[]): number {
+    const members = new Map<string, { type: TaskType; limit: number; count: number }>();
+    for (const spec of specs) {
+      const batch = spec.workflow?.batch;
+      if (!batch) continue;
+      const gate = members.get(batch.batch_id) ?? { type: batch.gate_type, limit: batch.max_concurrency, count: 0 };
+      gate.count++;
+      members.set(batch.batch_id, gate);
+    }
+    for (const [batchId, { type, limit, count }] of members) tx.hset(this.keys.batchGate(type, batchId).hash, { limit, remaining: count });
+    return members.size;
+  }
+
+  /**
    * Creates tasks atomically (one MULTI: every job, its index entry and the creation counters).
    * Returns each task and whether it was created now (false: an idempotent repeat).
    */
   async create(specs: TaskSpec[], now = Date.now()): Promise<Array<{ task: TaskObject; created: boolean }>> {
     // `now` must be the time the specs were normalised with, so a delay counts from created_at.
-    const existing = await this.store(specs, now);
+    const { existing, held } = await this.store(specs, now);
     return specs.map((spec) => {
       const previous = existing.get(spec.id);
       if (previous) return { task: previous, created: false };
-      return { task: this.newTaskObject(spec, now), created: true };
+      return { task: this.newTaskObject(spec, now, held.get(spec.id)), created: true };
     });
   }
 
   /** Like create(), answering only each task's id and status (a batch's answer needs no more). */
   async createSummaries(specs: TaskSpec[], now = Date.now()): Promise<Array<{ task_id: string; status: TaskStatus }>> {
-    const existing = await this.store(specs, now);
+    const { existing, held } = await this.store(specs, now);
     return specs.map((spec) => ({
       task_id: spec.id,
-      status: existing.get(spec.id)?.status ?? initialStatus(spec),
+      status: existing.get(spec.id)?.status ?? held.get(spec.id)?.status ?? initialStatus(spec),
     }));
   }
 
-  /** Stores the specs not already stored under their client ids; returns those existing tasks by id. */
-  private async store(specs: TaskSpec[], now: number): Promise<Map<string, TaskObject>> {
+  /**
+   * Stores the specs not already stored under their client ids, then links the held ones; returns those
+   * existing tasks by id, and what became of held tasks at once (released, or cancelled because a
+   * dependency had already failed).
+   */
+  private async store(specs: TaskSpec[], now: number): Promise<{ existing: Map<string, TaskObject>; held: HeldOutcomes }> {
     const { existing, claimedNow } = await this.claimClientIds(specs);
     const fresh = specs.filter((spec) => !existing.has(spec.id));
     try {
@@ -274,13 +329,16 @@ export class TaskStore {
       await this.releaseClaims(claimedNow);
       throw err;
     }
-    return existing;
+    // Held tasks are stored before they are linked: if this process dies in between, the janitor
+    // links them (RetentionJanitor, held tasks older than a grace).
+    const held: HeldTask[] = fresh.flatMap((spec) => (spec.workflow ? [{ type: spec.type, id: spec.id, ...spec.workflow }] : []));
+    return { existing, held: held.length ? await this.workflows.link(held, now) : new Map() };
   }
 
 
   /** The task object of a task just created, without reading it back. */
-  private newTaskObject(spec: TaskSpec, now: number): TaskObject {
-    return {
+  private newTaskObject(spec: TaskSpec, now: number, held?: HeldOutcome): TaskObject {
+    const task: TaskObject = {
       id: spec.id,
       task_id: spec.id,
       name: spec.name,
@@ -303,6 +361,9 @@ export class TaskStore {
       worker_id: null,
       schedule_id: null,
     };
+    if (spec.workflow?.dependencies.length) task.config.dependencies = spec.workflow.dependencies.map((dependency) => dependency.task_id);
+    if (held) Object.assign(task, held);
+    return task;
   }
 
   /** list-tasks-9.lua's keys and leading arguments, then `args`. */
@@ -419,6 +480,9 @@ export class TaskStore {
     if (outcome === 'requested') {
       await this.redis.publish(this.keys.cancelChannel(), JSON.stringify({ type, id: task.id }));
     }
+    // Its dependents (cancelled in turn) and its batch slot are settled before the client hears back.
+    // A running task's worker does the same when the task ends.
+    if (outcome === 'cancelled') await this.workflows.ended(type, task.id, 'cancelled');
     return { outcome, previous } as CancelOutcome;
   }
 
@@ -427,5 +491,5 @@ export class TaskStore {
   }
 }
 
-/** A new task waits `pending` until its time, else it is `queued`. */
-const initialStatus = (spec: TaskSpec): TaskStatus => (spec.runAtMs !== null ? 'pending' : 'queued');
+/** A new task waits `pending` until its time or while held, else it is `queued`. */
+const initialStatus = (spec: TaskSpec): TaskStatus => (spec.runAtMs !== null || spec.workflow ? 'pending' : 'queued');
