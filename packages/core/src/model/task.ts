@@ -5,6 +5,7 @@ import type { TaskObject } from '../contracts/responses.js';
 import { backoffKind } from './backoff.js';
 import { decodeFailure, failedByBullmqLimit } from './failure.js';
 import { fromBullPriority, priorityName } from './priority.js';
+import { scheduledTick } from './scheduled-task-id.js';
 import type { TaskStatus } from './status.js';
 
 /** What the engine keeps in a job's `data` beside BullMQ's own fields. */
@@ -36,6 +37,12 @@ function fieldsToRecord(fields: string[]): Record<string, string> {
   const record: Record<string, string> = {};
   for (let i = 0; i + 1 < fields.length; i += 2) record[fields[i]!] = fields[i + 1]!;
   return record;
+}
+
+/** A scheduler-made task runs at its tick: the one time the scheduler chose it for. */
+function scheduledAt(id: string, data: TaskJobData): string | null {
+  const tick = data.schedule_id === undefined ? null : scheduledTick(id);
+  return tick === null ? null : new Date(tick).toISOString();
 }
 
 /** Builds the task object from a job hash (HGETALL as a flat list) and the status computed beside it. */
@@ -74,7 +81,7 @@ export function taskFromJobHash(type: TaskType, id: string, status: TaskStatus, 
     error_code: showsError ? (failure?.code ?? null) : null,
     progress: status === 'completed' ? 100 : Number(parseJson(job.progress, 0)) || 0,
     created_at: iso(job.timestamp)!,
-    scheduled_at: data.scheduled_at ?? null,
+    scheduled_at: data.scheduled_at ?? scheduledAt(id, data),
     started_at: iso(job.processedOn),
     completed_at: final ? iso(job.finishedOn) : null,
     retry_count: Math.max(0, takes - 1),

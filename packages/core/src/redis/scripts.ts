@@ -37,6 +37,8 @@ export interface EngineCommands {
   te_reconcileCancels(...args: Array<string | number>): Promise<number>;
   te_markOutcome(...args: Array<string | number>): Promise<number>;
   te_reconcileOutcomes(...args: Array<string | number>): Promise<[number, number]>;
+  te_bookScheduledTasks(...args: Array<string | number>): Promise<number>;
+  te_endSchedule(...args: Array<string | number>): Promise<[number, string, number]>;
 }
 
 export type EngineRedis = Redis & EngineCommands;
