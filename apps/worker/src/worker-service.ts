@@ -23,6 +23,7 @@ import type { Redis } from 'ioredis';
 import { AttemptAborted } from './abort-reason.js';
 import { CancelWatcher } from './cancel-watcher.js';
 import { LOCK_LOST_LOG, lockLostTaskId } from './lock-loss.js';
+import { ScheduledRuns } from './scheduled-runs.js';
 import { TaskRunner } from './task-runner.js';
 
 export interface WorkerServiceOptions {
@@ -38,6 +39,7 @@ export class WorkerService {
   readonly workerId = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   private readonly keys: TaskKeys;
   private readonly runner: TaskRunner;
+  private readonly scheduledRuns: ScheduledRuns;
   private readonly cancels: CancelWatcher;
   private readonly registry: WorkerRegistry;
   private readonly stats: StatsRecorder;
@@ -55,6 +57,7 @@ export class WorkerService {
     const { config, redis, logger } = options;
     this.keys = new TaskKeys(config.redis.prefix);
     this.runner = new TaskRunner(redis, this.keys, logger);
+    this.scheduledRuns = new ScheduledRuns(redis, this.keys, logger);
     this.cancels = new CancelWatcher(redis, this.keys, this.runner, logger);
     this.registry = new WorkerRegistry(redis, this.keys, config.workers.heartbeat_interval);
     this.stats = new StatsRecorder(redis, this.keys);
@@ -72,7 +75,8 @@ export class WorkerService {
     await this.cancels.start();
     for (const definition of served) {
       const type = definition.type;
-      const worker = new Worker(this.keys.queueName(type), this.runner.processorFor(definition), {
+      const processor = this.scheduledRuns.booking(type, this.runner.processorFor(definition));
+      const worker = new Worker(this.keys.queueName(type), processor, {
         connection: redis,
         prefix: config.redis.prefix,
         name: this.workerId,
