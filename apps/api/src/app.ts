@@ -22,6 +22,7 @@ import { securityHeaders } from './middleware/security-headers.js';
 import { buildOpenApiDocument } from './openapi/document.js';
 import { openApiRoutes } from './openapi/routes.js';
 import { healthRoutes, type DependencyStates } from './routes/health.js';
+import { scheduleRoutes } from './routes/schedules.js';
 import { statsRoutes } from './routes/stats.js';
 import { taskRoutes } from './routes/tasks.js';
 
@@ -64,6 +65,7 @@ export function createApp({ config, redis, store, executors, logger, dependencie
   app.use(jsonBody(config));
   app.use(requireRedis(redis));
   app.use(taskRoutes({ config, store, executors }));
+  app.use(scheduleRoutes({ config, store, executors }));
   app.use(statsRoutes({ redis, keys, store, registry }));
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.contentType).send(await metrics.render());

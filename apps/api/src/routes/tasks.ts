@@ -31,7 +31,7 @@ export interface TaskRouteDeps {
   executors: ExecutorRegistry;
 }
 
-function bodyObject(req: Request): Record<string, unknown> {
+export function bodyObject(req: Request): Record<string, unknown> {
   const body: unknown = req.body;
   if (body === undefined || !req.is('application/json')) {
     throw validationError([{ path: '(body)', message: 'must be a JSON object sent with Content-Type: application/json' }]);
@@ -43,7 +43,7 @@ function bodyObject(req: Request): Record<string, unknown> {
 }
 
 /** 403 unless the request's API key may use `type` (keys can be scoped to task types). */
-function assertTypeAllowed(res: Response, types: Iterable<unknown>): void {
+export function assertTypeAllowed(res: Response, types: Iterable<unknown>): void {
   const { taskTypes } = principalOf(res);
   if (!taskTypes) return;
   const refused = [...new Set([...types].filter((type): type is TaskType => TaskType.safeParse(type).success && !taskTypes.has(type as TaskType)))];
@@ -52,12 +52,12 @@ function assertTypeAllowed(res: Response, types: Iterable<unknown>): void {
   }
 }
 
-function scopedTypes(res: Response): TaskType[] | undefined {
+export function scopedTypes(res: Response): TaskType[] | undefined {
   const { taskTypes } = principalOf(res);
   return taskTypes ? TaskType.options.filter((type) => taskTypes.has(type)) : undefined;
 }
 
-const typeOfBody = (item: unknown): unknown => (item && typeof item === 'object' ? (item as { type?: unknown }).type : undefined);
+export const typeOfBody = (item: unknown): unknown => (item && typeof item === 'object' ? (item as { type?: unknown }).type : undefined);
 
 export function taskRoutes({ config, store, executors }: TaskRouteDeps): Router {
   const router = Router();
