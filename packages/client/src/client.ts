@@ -9,9 +9,14 @@ import { isTransient, networkReason, TaskEngineApiError, TaskEngineNetworkError,
 import type {
   CancelTaskResponse,
   CreateBatchResponse,
+  CreateScheduleResponse,
   CreateTaskResponse,
+  DeleteScheduleResponse,
   HealthResponse,
   ListTasksQuery,
+  ScheduleCreate,
+  ScheduleListResponse,
+  ScheduleObject,
   StatsResponse,
   TaskCreate,
   TaskListResponse,
@@ -140,6 +145,30 @@ export class TaskEngineClient {
   /** `POST /tasks/{id}/cancel`: `cancelled` (200), or `running` with `cancel_requested` (202); 409 when already final. */
   cancelTask(id: string, options: CallOptions = {}): Promise<CancelTaskResponse> {
     return this.request('POST', `/tasks/${encodeURIComponent(id)}/cancel`, { signal: options.signal });
+  }
+
+  /**
+   * `POST /schedules`: `task` is a POST /tasks body (without id, scheduled_at or delay_seconds), with
+   * `cron` (and `timezone`) or `every_seconds`. Not retried: a lost answer cannot be told from a refusal,
+   * and a second schedule would run every task twice.
+   */
+  createSchedule(body: ScheduleCreate, options: CallOptions = {}): Promise<CreateScheduleResponse> {
+    return this.request('POST', '/schedules', { body, signal: options.signal });
+  }
+
+  /** `GET /schedules`: every schedule (of the key's task types), newest first. */
+  listSchedules(options: CallOptions = {}): Promise<ScheduleListResponse> {
+    return this.request('GET', '/schedules', { signal: options.signal, retry: true });
+  }
+
+  /** `GET /schedules/{id}`; a TaskEngineApiError 404 `not_found` for an unknown id. */
+  getSchedule(id: string, options: CallOptions = {}): Promise<ScheduleObject> {
+    return this.request('GET', `/schedules/${encodeURIComponent(id)}`, { signal: options.signal, retry: true });
+  }
+
+  /** `DELETE /schedules/{id}`: no run is made after it answers. Not retried (a repeat would answer 404). */
+  deleteSchedule(id: string, options: CallOptions = {}): Promise<DeleteScheduleResponse> {
+    return this.request('DELETE', `/schedules/${encodeURIComponent(id)}`, { signal: options.signal });
   }
 
   /** `GET /stats`. */

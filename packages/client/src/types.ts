@@ -5,6 +5,12 @@ import type {
   ErrorDetail,
   LifetimeCounters,
   PriorityName,
+  ScheduleCreate,
+  ScheduleCreated,
+  ScheduleDeleted,
+  ScheduledTask,
+  ScheduleList,
+  ScheduleObject,
   TaskCreate,
   TaskObject,
   TaskStatus,
@@ -12,7 +18,14 @@ import type {
   WorkerRecord,
 } from '@taskengine/core';
 
-export type { ErrorDetail, PriorityName, TaskCreate, TaskObject, TaskStatus, TaskType, WorkerRecord };
+export type { ErrorDetail, PriorityName, ScheduleCreate, ScheduledTask, ScheduleObject, TaskCreate, TaskObject, TaskStatus, TaskType, WorkerRecord };
+
+/** 201 from `POST /schedules`. */
+export type CreateScheduleResponse = ScheduleCreated;
+/** 200 from `GET /schedules`. */
+export type ScheduleListResponse = ScheduleList;
+/** 200 from `DELETE /schedules/{id}`. */
+export type DeleteScheduleResponse = ScheduleDeleted;
 
 /** 201 (created) or 200 (an idempotent repeat of a client id) from `POST /tasks`. */
 export interface CreateTaskResponse {

@@ -16,6 +16,7 @@ const COMMANDS: Record<string, { summary: string; load: Loader }> = {
   list: { summary: 'list tasks (--status, --type, --limit, --all)', load: () => import('./commands/list.js') },
   cancel: { summary: 'cancel a task', load: () => import('./commands/cancel.js') },
   wait: { summary: 'wait until a task ends; the exit code says how', load: () => import('./commands/wait.js') },
+  schedules: { summary: 'schedules: list, create (--every or --cron), get, delete', load: () => import('./commands/schedules.js') },
   stats: { summary: 'task statistics', load: () => import('./commands/stats.js') },
   workers: { summary: 'live worker processes', load: () => import('./commands/workers.js') },
   health: { summary: 'health of the API and Redis', load: () => import('./commands/health.js') },
