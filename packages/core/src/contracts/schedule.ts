@@ -9,7 +9,7 @@ import { normaliseTaskBody, type NormaliseContext, type TaskCreate, type TaskSpe
 import { zodDetails } from './zod-details.js';
 
 /** A year and a day: longer intervals are better said with cron. */
-export const MAX_EVERY_SECONDS = 366 * 24 * 3600;
+const MAX_EVERY_SECONDS = 366 * 24 * 3600;
 
 /**
  * The body of POST /schedules around a task template. The API checks the envelope with `task` =
