@@ -329,3 +329,74 @@ describe('taskengine wait: exit codes', () => {
     expect(batchWait.stdout).toMatch(/\n2 tasks: 1 (completed|failed), 1 (completed|failed)\n$/);
   });
 });
+
+describe('taskengine schedules', () => {
+  it('creates, lists, shows and deletes schedules', async () => {
+    const before = (await engine.request('GET', '/schedules')).body.total as number;
+    const taskFile = file('scheduled-task.json', JSON.stringify({ type: 'custom', name: 'from-file', payload: { handler: 'echo', n: 1 } }));
+    const [asJson, human] = await Promise.all([
+      cli('schedules', 'create', '--cron', '0 3 * * *', '--schedule-name', 'nightly', '--type', 'custom', '--priority', 'low', '--payload', '{"handler":"echo"}', '--json'),
+      cli('schedules', 'create', '--cron', '30 9 * * *', '--timezone', 'Asia/Kolkata', '--file', taskFile),
+    ]);
+    expect(asJson).toMatchObject({ code: 0, stderr: '' });
+    const nightly = json(asJson);
+    expect(nightly).toMatchObject({ success: true, schedule: { name: 'nightly', cron: '0 3 * * *', timezone: 'UTC', task: { type: 'custom', priority: 3, payload: { handler: 'echo' } } } });
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/^created schedule \S+ {2}\(cron "30 9 \* \* \*" Asia\/Kolkata; next run \d{4}-\d\d-\d\dT04:00:00\.000Z\)\n$/);
+    const kolkataId = /^created schedule (\S+)/.exec(human.stdout)![1]!;
+    expect((await engine.request('GET', `/schedules/${kolkataId}`)).body).toMatchObject({ name: 'from-file', task: { name: 'from-file', payload: { handler: 'echo', n: 1 } } });
+    const every = await cli('schedules', 'create', '--every', '3600', '-t', 'custom', '--json');
+    expect(json(every).schedule).toMatchObject({ every_seconds: 3600, cron: null, timezone: null });
+
+    const list = await cli('schedules', 'list');
+    expect(list.code).toBe(0);
+    const lines = list.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^ID\s+TYPE\s+WHEN\s+NEXT RUN\s+LAST RUN\s+RUNS\s+NAME$/);
+    expect(lines.find((line) => line.startsWith(nightly.id))).toMatch(/ custom\s+cron "0 3 \* \* \*" UTC\s+\S+T03:00:00\.000Z\s+-\s+0\s+nightly$/);
+    expect(lines.find((line) => line.startsWith(json(every).id))).toMatch(/ custom\s+every 3600s\s/);
+    expect(lines.at(-1)).toBe(`${before + 3} schedules`);
+    expect(json(await cli('schedules', 'list', '--json'))).toEqual((await engine.request('GET', '/schedules')).body);
+
+    const shown = await cli('schedules', 'get', nightly.id);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toContain(`id        ${nightly.id}\n`);
+    expect(shown.stdout).toMatch(/^when {6}cron "0 3 \* \* \*" UTC$/m);
+    expect(shown.stdout).toMatch(/^task {6}custom, LOW$/m);
+    expect(shown.stdout).toMatch(/^runs {6}0$/m);
+
+    expect(await cli('schedules', 'delete', nightly.id)).toEqual({ code: 0, stdout: `deleted schedule ${nightly.id}\n`, stderr: '' });
+    const again = await cli('schedules', 'get', nightly.id);
+    expect(again).toMatchObject({ code: 4, stdout: '' });
+    expect(again.stderr).toContain(`not_found: schedule ${nightly.id} not found`);
+    for (const id of [kolkataId, json(every).id]) expect(json(await cli('schedules', 'delete', id, '--json'))).toEqual({ success: true, id, deleted: true });
+    expect((await engine.request('GET', '/schedules')).body.total).toBe(before);
+  });
+
+  it('exits 4 on usage errors and on refusals, saying what was wrong, and creates nothing', async () => {
+    const before = (await engine.request('GET', '/schedules')).body.total as number;
+    const mistakes: Array<[string[], string]> = [
+      [['schedules'], 'missing <list|create|get|delete> [id]'],
+      [['schedules', 'pause'], 'unknown action "pause"; actions: list, create, get, delete'],
+      [['schedules', 'get'], "schedules get needs the schedule's id"],
+      [['schedules', 'list', 'extra'], 'unexpected argument "extra"'],
+      [['schedules', 'list', '--every', '5'], '--every goes with create'],
+      [['schedules', 'create', '--every', '5'], '--type is required'],
+      [['schedules', 'create', '--every', 'often', '-t', 'custom'], '--every must be a whole number'],
+      [['schedules', 'create', '--delay', '5', '-t', 'custom'], "Unknown option '--delay'"],
+      // The server's refusals, with the field each names.
+      [['schedules', 'create', '-t', 'custom'], 'cron: give cron or every_seconds'],
+      [['schedules', 'create', '--cron', '0 9 * * *', '--timezone', 'Mars/Olympus', '-t', 'custom'], 'timezone: must be an IANA time zone'],
+    ];
+    const runs = await Promise.all(mistakes.map(([args]) => cli(...args)));
+    runs.forEach((run, i) => {
+      expect({ args: mistakes[i]![0], code: run.code, stdout: run.stdout }).toEqual({ args: mistakes[i]![0], code: 4, stdout: '' });
+      expect(run.stderr).toContain(mistakes[i]![1]);
+    });
+    expect((await engine.request('GET', '/schedules')).body.total).toBe(before);
+    const help = await cli('schedules', '--help');
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: taskengine schedules <list\|create\|get\|delete> \[id\]/);
+    expect(help.stdout).toContain('--cron <expr>');
+    expect((await cli('--help')).stdout).toContain('  schedules ');
+  });
+});

@@ -233,3 +233,26 @@ describe('TaskEngineClient paging', () => {
     expect(first.next_cursor).toEqual(expect.any(String));
   });
 });
+
+describe('TaskEngineClient schedules', () => {
+  it('creates, lists, gets and deletes a schedule', async () => {
+    const created = await client.createSchedule({
+      name: 'weekday standup', cron: '0 9 * * 1-5', timezone: 'Europe/Berlin', task: { type: 'custom', payload: { handler: 'echo' } },
+    });
+    expect(created).toMatchObject({ success: true, id: created.schedule.id, schedule: { name: 'weekday standup', cron: '0 9 * * 1-5', timezone: 'Europe/Berlin', runs: 0 } });
+    expect(await client.getSchedule(created.id)).toEqual(created.schedule);
+    const list = await client.listSchedules();
+    expect(list.schedules.map((s) => s.id)).toContain(created.id);
+    expect(list.total).toBe(list.schedules.length);
+    expect(await client.deleteSchedule(created.id)).toEqual({ success: true, id: created.id, deleted: true });
+    const gone = await rejection(client.getSchedule(created.id));
+    expect(gone).toBeInstanceOf(TaskEngineApiError);
+    expect(gone).toMatchObject({ status: 404, code: 'not_found' });
+  });
+
+  it('maps a refused schedule to a TaskEngineApiError naming each problem', async () => {
+    const err = await rejection(client.createSchedule({ every_seconds: 60, cron: '* * * * *', task: { type: 'custom', payload: { handler: 'sleep' } } }));
+    expect(err).toMatchObject({ status: 400, code: 'validation_error' });
+    expect((err as TaskEngineApiError).problems.map((p) => p.path).sort()).toEqual(['every_seconds', 'task.payload.duration_ms']);
+  });
+});

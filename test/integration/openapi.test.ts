@@ -182,6 +182,24 @@ describe('GET /openapi.json', () => {
     const unauthorized = await secured.request('GET', '/stats');
     expect(checker.component('ErrorBody', unauthorized.body)).toEqual([]);
   });
+
+  it('answers the /schedules routes as it documents them', async () => {
+    const checker = schemaChecker(doc);
+    const answer = async (method: string, path: string, template: string, status: number, body?: unknown) => {
+      const res = await engine.request(method, path, body);
+      expect({ method, path, status: res.status, problems: checker.response(method, template, res) }).toEqual({ method, path, status, problems: [] });
+      return res;
+    };
+    const body = { name: 'documented', cron: '0 9 * * 1-5', timezone: 'Europe/Berlin', task: { type: 'custom', payload: { handler: 'echo' } } };
+    expect(checker.component('ScheduleCreate', body)).toEqual([]);
+    expect(checker.component('ScheduleCreate', { ...body, colour: 'red' })).not.toEqual([]);
+    const { id } = (await answer('POST', '/schedules', '/schedules', 201, body)).body;
+    await answer('POST', '/schedules', '/schedules', 400, { every_seconds: 0, task: { type: 'custom' } });
+    await answer('GET', '/schedules', '/schedules', 200);
+    await answer('GET', `/schedules/${id}`, '/schedules/{id}', 200);
+    await answer('DELETE', `/schedules/${id}`, '/schedules/{id}', 200);
+    await answer('DELETE', `/schedules/${id}`, '/schedules/{id}', 404);
+  });
 });
 
 describe('retry and queue routes in the document', () => {

@@ -29,6 +29,7 @@ import { healthRoutes, type DependencyStates } from './routes/health.js';
 import { queueRoutes } from './routes/queues.js';
 import { retryRoutes } from './routes/retry.js';
 import { liveRoutes } from './routes/live.js';
+import { scheduleRoutes } from './routes/schedules.js';
 import { statsRoutes } from './routes/stats.js';
 import { taskRoutes } from './routes/tasks.js';
 
@@ -90,6 +91,7 @@ export function createApp({ config, redis, store, executors, logger, dependencie
   app.use(retryRoutes({ store, retries: new TaskRetries(redis, store) }));
   app.use(queueRoutes({ queues: new QueueControl(store, registry, config) }));
   app.use(liveRoutes({ redis, keys, store, hub, streams }));
+  app.use(scheduleRoutes({ config, store, executors }));
   app.use(statsRoutes({ redis, keys, store, registry }));
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.contentType).send(await metrics.render());

@@ -26,6 +26,7 @@ import type { Redis } from 'ioredis';
 import { AttemptAborted } from './abort-reason.js';
 import { CancelWatcher } from './cancel-watcher.js';
 import { LOCK_LOST_LOG, lockLostTaskId } from './lock-loss.js';
+import { ScheduledRuns } from './scheduled-runs.js';
 import { TaskRunner } from './task-runner.js';
 
 export interface WorkerServiceOptions {
@@ -41,6 +42,7 @@ export class WorkerService {
   readonly workerId = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   private readonly keys: TaskKeys;
   private readonly runner: TaskRunner;
+  private readonly scheduledRuns: ScheduledRuns;
   private readonly cancels: CancelWatcher;
   private readonly registry: WorkerRegistry;
   private readonly stats: StatsRecorder;
@@ -61,6 +63,7 @@ export class WorkerService {
     const { config, redis, logger } = options;
     this.keys = new TaskKeys(config.redis.prefix);
     this.runner = new TaskRunner(redis, this.keys, logger, config.logging.task_log);
+    this.scheduledRuns = new ScheduledRuns(redis, this.keys, logger);
     this.cancels = new CancelWatcher(redis, this.keys, this.runner, logger);
     this.registry = new WorkerRegistry(redis, this.keys, config.workers.heartbeat_interval);
     this.stats = new StatsRecorder(redis, this.keys);
@@ -80,7 +83,8 @@ export class WorkerService {
     for (const definition of served) {
       const type = definition.type;
       const rateLimit = config.workers.rate_limits[type];
-      const worker = new Worker(this.keys.queueName(type), this.runner.processorFor(definition), {
+      const processor = this.scheduledRuns.booking(type, this.runner.processorFor(definition));
+      const worker = new Worker(this.keys.queueName(type), processor, {
         connection: redis,
         prefix: config.redis.prefix,
         name: this.workerId,

@@ -9,7 +9,9 @@ import { isTransient, networkReason, TaskEngineApiError, TaskEngineNetworkError,
 import type {
   CancelTaskResponse,
   CreateBatchResponse,
+  CreateScheduleResponse,
   CreateTaskResponse,
+  DeleteScheduleResponse,
   HealthResponse,
   ListTasksQuery,
   QueuePauseResponse,
@@ -17,6 +19,9 @@ import type {
   RetryTaskResponse,
   RetryTasksQuery,
   RetryTasksResponse,
+  ScheduleCreate,
+  ScheduleListResponse,
+  ScheduleObject,
   StatsResponse,
   TaskCreate,
   TaskListResponse,
@@ -209,6 +214,30 @@ export class TaskEngineClient {
   /** `POST /queues/{type}/resume`. Safe to repeat. */
   resumeQueue(type: TaskType, options: CallOptions = {}): Promise<QueuePauseResponse> {
     return this.request('POST', `/queues/${encodeURIComponent(type)}/resume`, { signal: options.signal, retry: true });
+  }
+
+  /**
+   * `POST /schedules`: `task` is a POST /tasks body (without id, scheduled_at or delay_seconds), with
+   * `cron` (and `timezone`) or `every_seconds`. Not retried: a lost answer cannot be told from a refusal,
+   * and a second schedule would run every task twice.
+   */
+  createSchedule(body: ScheduleCreate, options: CallOptions = {}): Promise<CreateScheduleResponse> {
+    return this.request('POST', '/schedules', { body, signal: options.signal });
+  }
+
+  /** `GET /schedules`: every schedule (of the key's task types), newest first. */
+  listSchedules(options: CallOptions = {}): Promise<ScheduleListResponse> {
+    return this.request('GET', '/schedules', { signal: options.signal, retry: true });
+  }
+
+  /** `GET /schedules/{id}`; a TaskEngineApiError 404 `not_found` for an unknown id. */
+  getSchedule(id: string, options: CallOptions = {}): Promise<ScheduleObject> {
+    return this.request('GET', `/schedules/${encodeURIComponent(id)}`, { signal: options.signal, retry: true });
+  }
+
+  /** `DELETE /schedules/{id}`: no run is made after it answers. Not retried (a repeat would answer 404). */
+  deleteSchedule(id: string, options: CallOptions = {}): Promise<DeleteScheduleResponse> {
+    return this.request('DELETE', `/schedules/${encodeURIComponent(id)}`, { signal: options.signal });
   }
 
   /** `GET /stats`. */

@@ -10,6 +10,12 @@ import type {
   QueuePauseState,
   RetryableStatus,
   RetrySkip,
+  ScheduleCreate,
+  ScheduleCreated,
+  ScheduleDeleted,
+  ScheduledTask,
+  ScheduleList,
+  ScheduleObject,
   TaskCreate,
   TaskLogLine,
   TaskLogs,
@@ -23,7 +29,7 @@ import type {
   WorkerRecord,
 } from '@taskengine/core';
 
-export type { ErrorDetail, PriorityName, TaskCreate, TaskLogLine, TaskObject, TaskProgressEvent, TaskStatus, TaskStatusEvent, TaskType, WorkerRecord };
+export type { ErrorDetail, PriorityName, ScheduleCreate, ScheduledTask, ScheduleObject, TaskCreate, TaskLogLine, TaskObject, TaskProgressEvent, TaskStatus, TaskStatusEvent, TaskType, WorkerRecord };
 
 /** 200 from `POST /tasks/{id}/retry`. */
 export type RetryTaskResponse = TaskRetried;
@@ -43,6 +49,13 @@ export interface RetryTasksQuery {
   /** Most tasks retried by the call, 1-1000 (server default 1000). */
   limit?: number;
 }
+
+/** 201 from `POST /schedules`. */
+export type CreateScheduleResponse = ScheduleCreated;
+/** 200 from `GET /schedules`. */
+export type ScheduleListResponse = ScheduleList;
+/** 200 from `DELETE /schedules/{id}`. */
+export type DeleteScheduleResponse = ScheduleDeleted;
 
 /** 201 (created) or 200 (an idempotent repeat of a client id) from `POST /tasks`. */
 export interface CreateTaskResponse {

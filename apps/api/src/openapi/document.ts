@@ -14,6 +14,12 @@ import {
   QueueList,
   QueuePauseState,
   RetrySkip,
+  scheduleCreate,
+  ScheduleCreated,
+  ScheduleDeleted,
+  ScheduledTask,
+  ScheduleList,
+  ScheduleObject,
   Stats,
   StatusCounts,
   TASK_TYPES,
@@ -78,6 +84,7 @@ function requestComponents(config: Config, executors: ExecutorRegistry) {
     : TaskCreate;
   registry.add(body, { id: 'TaskCreate' });
   registry.add(taskBatchCreate(config.tasks.max_batch_size, body), { id: 'TaskBatchCreate' });
+  registry.add(scheduleCreate(body), { id: 'ScheduleCreate' });
   const components = componentsOf(registry, 'input');
   if (first) components.TaskCreate = { ...components.TaskCreate, discriminator: { propertyName: 'type', mapping } };
   return components;
@@ -91,6 +98,7 @@ function responseComponents() {
     TaskCancelRequested, TaskRetried, RetrySkip, TasksRetried, QueueInfo, QueueList, QueuePauseState,
     WorkerRecord, WorkerList, StatusCounts, Stats, Health, ErrorDetail, ErrorBody,
     TaskStatusEvent, TaskProgressEvent, TaskLogLine, TaskLogs,
+    ScheduledTask, ScheduleObject, ScheduleCreated, ScheduleList, ScheduleDeleted,
   };
   for (const [id, schema] of Object.entries(named)) registry.add(schema, { id });
   return componentsOf(registry, 'output');
@@ -116,7 +124,7 @@ const ERRORS: Record<ErrorStatus, { name: string; description: string; headers?:
     headers: { 'WWW-Authenticate': { schema: { type: 'string' } } },
   },
   403: { name: 'Forbidden', description: '`forbidden`: the API key is scoped to other task types, or the type is switched off.' },
-  404: { name: 'NotFound', description: '`task_not_found` (unknown, or past retention) or `not_found`.' },
+  404: { name: 'NotFound', description: '`task_not_found` (unknown, or past retention) or `not_found` (e.g. an unknown schedule).' },
   409: {
     name: 'Conflict',
     description:
@@ -152,12 +160,12 @@ function errorResponses(): Record<string, unknown> {
 // ---------------------------------------------------------------------------------------------- routes
 
 interface Operation {
-  method: 'get' | 'post';
+  method: 'get' | 'post' | 'delete';
   path: string;
   operationId: string;
   summary: string;
   description?: string;
-  tag: 'tasks' | 'queues' | 'monitoring' | 'docs';
+  tag: 'tasks' | 'queues' | 'schedules' | 'monitoring' | 'docs';
   /** Served without a key (CONTRACT section 6): mounted before authentication. */
   open?: boolean;
   /** Mounted behind the Redis guard: 503 while Redis is away. */
@@ -176,9 +184,11 @@ const eventStreamContent = (schemas: string) => ({
 
 const TASK_ID = { name: 'id', in: 'path', required: true, description: 'The task id.', schema: { type: 'string' } };
 const QUEUE_TYPE = { name: 'type', in: 'path', required: true, description: 'The task type whose queue it is.', schema: ref('TaskType') };
+const SCHEDULE_ID = { name: 'id', in: 'path', required: true, description: 'The schedule id.', schema: { type: 'string' } };
 
 function operations(config: Config): Operation[] {
   const tasks = { tag: 'tasks', needsRedis: true } as const;
+  const schedules = { tag: 'schedules', needsRedis: true } as const;
   return [
     {
       ...tasks, method: 'post', path: '/tasks', operationId: 'createTask', summary: 'Create a task',
@@ -287,6 +297,32 @@ function operations(config: Config): Operation[] {
       errors: [400, 403],
     },
     {
+      ...schedules, method: 'post', path: '/schedules', operationId: 'createSchedule', summary: 'Create a schedule',
+      description: 'Each tick makes exactly one task (its id derived from the tick), carrying `schedule_id`, whatever the number ' +
+        'of API and worker processes. With every_seconds the first run comes at once. `task` is checked exactly as POST /tasks ' +
+        "checks a body: a bad template is a 400 naming `task.…`, a task type the key may not use a 403.",
+      body: 'ScheduleCreate',
+      responses: { 201: { description: 'Created; its first run is made.', schema: 'ScheduleCreated' } },
+      errors: [403],
+    },
+    {
+      ...schedules, method: 'get', path: '/schedules', operationId: 'listSchedules', summary: 'List schedules, newest first',
+      responses: { 200: { description: 'Every schedule (of the key\'s task types, for a scoped key).', schema: 'ScheduleList' } },
+    },
+    {
+      ...schedules, method: 'get', path: '/schedules/{id}', operationId: 'getSchedule', summary: 'Get a schedule',
+      parameters: [SCHEDULE_ID],
+      responses: { 200: { description: 'The schedule.', schema: 'ScheduleObject' } },
+      errors: [403, 404],
+    },
+    {
+      ...schedules, method: 'delete', path: '/schedules/{id}', operationId: 'deleteSchedule', summary: 'Delete a schedule',
+      description: 'No run is made after this answers. The run waiting for a tick not yet due is cancelled; a run already due or running goes on.',
+      parameters: [SCHEDULE_ID],
+      responses: { 200: { description: 'Deleted.', schema: 'ScheduleDeleted' } },
+      errors: [403, 404],
+    },
+    {
       method: 'get', path: '/workers', operationId: 'listWorkers', summary: 'Live worker processes', tag: 'monitoring', needsRedis: true,
       responses: { 200: { description: 'Every worker process that heartbeated within 3 intervals, on any machine.', schema: 'WorkerList' } },
     },
@@ -363,6 +399,7 @@ export function buildOpenApiDocument({ config, executors, version, keysRequired 
     tags: [
       { name: 'tasks', description: 'Create, read, list, cancel, retry and follow tasks.' },
       { name: 'queues', description: "Each task type's queue: counts, workers, rate limit; pause and resume." },
+      { name: 'schedules', description: 'Tasks made by the clock: cron or every n seconds.' },
       { name: 'monitoring', description: 'Workers, statistics, metrics and health.' },
       { name: 'docs', description: 'This document.' },
     ],

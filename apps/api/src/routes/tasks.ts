@@ -34,7 +34,7 @@ export interface TaskRouteDeps {
   executors: ExecutorRegistry;
 }
 
-function bodyObject(req: Request): Record<string, unknown> {
+export function bodyObject(req: Request): Record<string, unknown> {
   const body: unknown = req.body;
   if (body === undefined || !req.is('application/json')) {
     throw validationError([{ path: '(body)', message: 'must be a JSON object sent with Content-Type: application/json' }]);
@@ -61,7 +61,7 @@ export function scopedTypes(res: Response): TaskType[] | undefined {
   return taskTypes ? TaskType.options.filter((type) => taskTypes.has(type)) : undefined;
 }
 
-const typeOfBody = (item: unknown): unknown => (item && typeof item === 'object' ? (item as { type?: unknown }).type : undefined);
+export const typeOfBody = (item: unknown): unknown => (item && typeof item === 'object' ? (item as { type?: unknown }).type : undefined);
 
 export function taskRoutes({ config, store, executors }: TaskRouteDeps): Router {
   const router = Router();

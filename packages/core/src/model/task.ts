@@ -5,6 +5,7 @@ import type { TaskObject } from '../contracts/responses.js';
 import { backoffKind } from './backoff.js';
 import { decodeFailure, failedByBullmqLimit } from './failure.js';
 import { fromBullPriority, priorityName } from './priority.js';
+import { scheduledTick } from './scheduled-task-id.js';
 import type { TaskStatus } from './status.js';
 import type { BatchSlot, TaskRef } from '../workflows/workflow-model.js';
 
@@ -58,6 +59,12 @@ export function retryCount(ats: string | undefined | null, status: TaskStatus, f
   return Math.max(0, takes - 1);
 }
 
+/** A scheduler-made task runs at its tick: the one time the scheduler chose it for. */
+function scheduledAt(id: string, data: TaskJobData): string | null {
+  const tick = data.schedule_id === undefined ? null : scheduledTick(id);
+  return tick === null ? null : new Date(tick).toISOString();
+}
+
 /** Builds the task object from a job hash (HGETALL as a flat list) and the status computed beside it. */
 export function taskFromJobHash(type: TaskType, id: string, status: TaskStatus, flatFields: string[]): TaskObject {
   const job = fieldsToRecord(flatFields);
@@ -92,7 +99,7 @@ export function taskFromJobHash(type: TaskType, id: string, status: TaskStatus, 
     error_code: showsError ? (failure?.code ?? null) : null,
     progress: taskProgress(status, job.progress),
     created_at: iso(job.timestamp)!,
-    scheduled_at: data.scheduled_at ?? null,
+    scheduled_at: data.scheduled_at ?? scheduledAt(id, data),
     started_at: iso(job.processedOn),
     completed_at: final ? iso(job.finishedOn) : null,
     retry_count: retryCount(job.ats, status, job.failedReason),

@@ -76,6 +76,14 @@ export class TaskKeys {
     return this.bull(type, `te:tp:${bucket}`);
   }
 
+  /**
+   * Hash of one schedule's own fields beside BullMQ's job scheduler of the same id (name, task template,
+   * created_at, runs, last run): in the type's slot, so a worker counts a run in the script that indexes it.
+   */
+  schedule(type: TaskType, id: string): string {
+    return this.bull(type, `te:schedule:${id}`);
+  }
+
   /** Claim on a client-chosen id, unique across types. */
   idClaim(id: string): string {
     return `${this.prefix}:id:${id}`;

@@ -43,6 +43,8 @@ export interface EngineCommands {
   te_finishedLinks(...args: Array<string | number>): Promise<string[][]>;
   te_batchGate(...args: Array<string | number>): Promise<string[]>;
   te_finishedAmong(...args: Array<string | number>): Promise<string[]>;
+  te_bookScheduledTasks(...args: Array<string | number>): Promise<number>;
+  te_endSchedule(...args: Array<string | number>): Promise<[number, string, number]>;
 }
 
 export type EngineRedis = Redis & EngineCommands;

@@ -16,9 +16,11 @@ import { backoffOption } from '../model/backoff.js';
 import { encodeFailure } from '../model/failure.js';
 import { priorityName, toBullPriority, type Priority } from '../model/priority.js';
 import { emptyStatusCounts, TASK_STATUSES, type TaskStatus } from '../model/status.js';
+import { scheduledTick } from '../model/scheduled-task-id.js';
 import { taskFromJobHash, type TaskJobData } from '../model/task.js';
 import { createdMember, TaskKeys } from '../redis/keys.js';
 import { GroupCommitter } from './group-committer.js';
+import { ScheduleStore } from './schedule-store.js';
 import { statsField } from '../stats/counters.js';
 import { defineEngineCommands, type EngineCommands, type EngineRedis } from '../redis/scripts.js';
 import { gateField, type HeldTask } from '../workflows/workflow-model.js';
@@ -60,6 +62,8 @@ export class TaskStore {
   readonly keys: TaskKeys;
   readonly queues: Record<TaskType, Queue>;
   readonly workflows: WorkflowCoordinator;
+  /** Schedules live in the tasks' queues (BullMQ job schedulers), so they share this store's queues. */
+  readonly schedules: ScheduleStore;
   private readonly redis: EngineRedis;
 
   constructor(
@@ -75,6 +79,7 @@ export class TaskStore {
     // A Redis outage reaches each Queue as an 'error' event; without a listener BullMQ prints every
     // reconnect failure. Requests answer 503 and /health reports it, so the event itself is dropped.
     for (const queue of Object.values(this.queues)) queue.on('error', () => {});
+    this.schedules = new ScheduleStore(redis, this.keys, this.queues, (task) => this.cancel(task));
   }
 
   /** BullMQ keys a list/count/cancel script needs, in the order the scripts declare them. */
@@ -463,7 +468,7 @@ export class TaskStore {
   }
 
   /** Cancels a task of a known type (see cancel-task-12.lua); publishes the request when it runs. */
-  async cancel(task: TaskObject): Promise<CancelOutcome | null> {
+  async cancel(task: Pick<TaskObject, 'id' | 'type'>): Promise<CancelOutcome | null> {
     const type = task.type;
     const [outcome, previous] = await this.redis.te_cancelTask(
       ...this.stateKeys(type),
@@ -483,6 +488,8 @@ export class TaskStore {
     // Its dependents (cancelled in turn) and its batch slot are settled before the client hears back.
     // A running task's worker does the same when the task ends.
     if (outcome === 'cancelled') await this.workflows.ended(type, task.id, 'cancelled');
+    // A schedule's run cancelled before it started: its schedule goes on with the next tick.
+    if (outcome === 'cancelled' && scheduledTick(task.id) !== null) await this.schedules.skipCancelledRun(task);
     return { outcome, previous } as CancelOutcome;
   }
 

@@ -8,8 +8,8 @@ import { defineCommand, numberOption, UsageError, waitTimeoutMs, type Context, t
 import { followTask, followTasks, EXIT_USAGE, type FollowOptions } from '../follow.js';
 import { batchProblemsToLines, formatLineProblem, jsonObject, parseNdjson, readInput } from '../task-input.js';
 
-/** Flags that make one task's body; not allowed with --ndjson. */
-const TASK_FLAGS = {
+/** Flags that make one task's body; not allowed with --ndjson. `schedules create` takes them too. */
+export const TASK_FLAGS = {
   type: { type: 'string', short: 't', value: '<type>', description: `task type: ${TASK_TYPES.join(', ')}` },
   name: { type: 'string', value: '<name>', description: 'task name (default: the type)' },
   priority: { type: 'string', short: 'p', value: '<p>', description: `0-4 or ${PRIORITY_NAMES.join(', ')} (any case; default 2)` },
@@ -30,7 +30,7 @@ const DEFAULT_BATCH_SIZE = 1000;
 type Values = OptionValues<typeof TASK_FLAGS>;
 
 /** The body from --file (if any) with the flags applied over it. */
-async function bodyFromFlags(ctx: Context, values: Values & { file?: string }): Promise<TaskCreate> {
+export async function bodyFromFlags(ctx: Context, values: Values & { file?: string }): Promise<TaskCreate> {
   const body: Record<string, unknown> = values.file ? jsonObject(await readInput(values.file, ctx.io, 'file'), 'file') : {};
   const config: Record<string, unknown> = { ...(body.config as Record<string, unknown> | undefined) };
   if (values.type !== undefined) body.type = values.type;
