@@ -149,6 +149,24 @@ describe('taskengine submit', () => {
     expect(third.body.name).toBe('third');
   });
 
+  it('submits a task that waits for others (--depends-on), and an NDJSON chain (--sequential) or capped batch', async () => {
+    const first = json(await cli('submit', '-t', 'custom', '--delay', '3600', '--json'));
+    const dependent = await cli('submit', '-t', 'custom', '--depends-on', first.task_id, '--json');
+    expect(dependent.code).toBe(0);
+    expect(json(dependent).task).toMatchObject({ status: 'pending', config: { dependencies: [first.task_id] } });
+    const path = file('chain.ndjson', '{"type":"custom"}\n{"type":"custom"}\n{"type":"custom"}\n');
+    const chain = json(await cli('submit', '--ndjson', path, '--sequential', '--json'));
+    expect(chain.tasks.map((t: { status: string }) => t.status)).toEqual(['queued', 'pending', 'pending']);
+    expect((await engine.request('GET', `/tasks/${chain.task_ids[2]}`)).body.config.dependencies).toEqual([chain.task_ids[1]]);
+    const capped = json(await cli('submit', '--ndjson', path, '--max-concurrency', '2', '--json'));
+    expect(capped.tasks.map((t: { status: string }) => t.status)).toEqual(['queued', 'queued', 'pending']);
+    // Ordering and caps hold within one batch request: a file larger than one is refused up front.
+    const tooBig = await cli('submit', '--ndjson', path, '--sequential', '--batch-size', '2');
+    expect(tooBig.code).toBe(4);
+    expect(tooBig.stderr).toMatch(/apply to one batch/);
+    expect((await cli('submit', '-t', 'custom', '--sequential')).code).toBe(4);
+  });
+
   it('reports bad NDJSON lines by number and creates nothing', async () => {
     const before = await created();
     const local = file('bad.ndjson', ['{"type":"custom"}', '{"type":"custom",', '{"type":"custom"}', '{"type":"custom","colour":"red"}',

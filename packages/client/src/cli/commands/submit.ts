@@ -63,8 +63,14 @@ export async function bodyFromFlags(ctx: Context, values: Values & { file?: stri
   return body as TaskCreate;
 }
 
-async function submitOne(ctx: Context, values: Values & { file?: string }, wait: FollowOptions | undefined): Promise<number> {
-  const answer = await ctx.client.createTask(await bodyFromFlags(ctx, values));
+async function submitOne(ctx: Context, values: Values & { file?: string; 'depends-on'?: string }, wait: FollowOptions | undefined): Promise<number> {
+  const body = await bodyFromFlags(ctx, values);
+  if (values['depends-on'] !== undefined) {
+    const ids = values['depends-on'].split(',').map((id) => id.trim()).filter(Boolean);
+    if (ids.length === 0) throw new UsageError('--depends-on takes task ids, comma-separated');
+    body.config = { ...body.config, dependencies: ids };
+  }
+  const answer = await ctx.client.createTask(body);
   const { task } = answer;
   if (wait) {
     if (!ctx.json) ctx.err(`submitted ${task.id}`);
@@ -75,7 +81,13 @@ async function submitOne(ctx: Context, values: Values & { file?: string }, wait:
   return 0;
 }
 
-async function submitNdjson(ctx: Context, path: string, batchSize: number, wait: FollowOptions | undefined): Promise<number> {
+/** --sequential / --max-concurrency: how the server runs one batch (CONTRACT section 7). */
+interface BatchRunOptions {
+  parallel?: boolean;
+  maxConcurrency?: number;
+}
+
+async function submitNdjson(ctx: Context, path: string, batchSize: number, wait: FollowOptions | undefined, run: BatchRunOptions): Promise<number> {
   const { bodies, lines, problems } = parseNdjson(await readInput(path, ctx.io, 'ndjson'));
   if (problems.length) {
     ctx.err(`taskengine: ${path}: ${new Set(problems.map((p) => p.line)).size} bad lines; nothing was sent`);
@@ -83,11 +95,15 @@ async function submitNdjson(ctx: Context, path: string, batchSize: number, wait:
     return EXIT_USAGE;
   }
   if (bodies.length === 0) throw new UsageError(`--ndjson: ${path} holds no tasks`);
+  // The server orders and caps the tasks of one batch request; across requests it could not.
+  if ((run.parallel === false || run.maxConcurrency !== undefined) && bodies.length > batchSize) {
+    throw new UsageError(`--sequential and --max-concurrency apply to one batch: ${path} holds ${bodies.length} tasks, more than --batch-size ${batchSize}`);
+  }
   const created: CreateBatchResponse = { success: true, task_ids: [], count: 0, tasks: [] };
   for (let start = 0; start < bodies.length; start += batchSize) {
     const chunkLines = lines.slice(start, start + batchSize);
     try {
-      const answer = await ctx.client.createBatch(bodies.slice(start, start + batchSize));
+      const answer = await ctx.client.createBatch(bodies.slice(start, start + batchSize), run);
       created.task_ids.push(...answer.task_ids);
       created.tasks.push(...answer.tasks);
       created.count += answer.count;
@@ -127,6 +143,9 @@ export default defineCommand({
     file: { type: 'string', short: 'f', value: '<path>', description: 'one task body, a JSON object (- for stdin)' },
     ndjson: { type: 'string', value: '<path>', description: 'one task body a line, sent as batches (- for stdin)' },
     'batch-size': { type: 'string', value: '<n>', description: `tasks per batch request: the server's tasks.max_batch_size (default ${DEFAULT_BATCH_SIZE})` },
+    sequential: { type: 'boolean', description: 'with --ndjson: run the tasks one after another, in file order (parallel: false)' },
+    'max-concurrency': { type: 'string', value: '<n>', description: 'with --ndjson: at most n of them running at once, across all workers' },
+    'depends-on': { type: 'string', value: '<ids>', description: 'task ids (comma-separated) that must complete first (config.dependencies)' },
     wait: { type: 'boolean', short: 'w', description: 'then wait until the task(s) end (exit codes as `wait`)' },
     'wait-timeout': { type: 'string', value: '<seconds>', description: 'with --wait: give up after this long (exit 5)' },
     interval: { type: 'string', value: '<ms>', description: 'with --wait: longest pause between polls (default 1000)' },
@@ -136,6 +155,8 @@ export default defineCommand({
     `taskengine submit -t system_command --payload '{"command":"date"}' --priority high --wait`,
     'taskengine submit --file task.json --priority 0',
     'taskengine submit --ndjson tasks.ndjson --json',
+    'taskengine submit --ndjson steps.ndjson --sequential --wait',
+    'taskengine submit -t custom --depends-on <id1>,<id2>',
   ],
   async run(ctx, values) {
     const wait = values.wait
@@ -147,10 +168,17 @@ export default defineCommand({
     if (values.ndjson !== undefined) {
       const mixed = [...Object.keys(TASK_FLAGS), 'file'].filter((flag) => values[flag as keyof typeof values] !== undefined);
       if (mixed.length) throw new UsageError(`--ndjson takes whole task bodies; it does not go with --${mixed.join(', --')}`);
+      if (values['depends-on'] !== undefined) throw new UsageError('--depends-on goes with one task; in NDJSON give config.dependencies per line');
       const batchSize = numberOption(values['batch-size'], 'batch-size', { integer: true, min: 1 }) ?? DEFAULT_BATCH_SIZE;
-      return submitNdjson(ctx, values.ndjson, batchSize, wait);
+      const maxConcurrency = numberOption(values['max-concurrency'], 'max-concurrency', { integer: true, min: 1 });
+      return submitNdjson(ctx, values.ndjson, batchSize, wait, {
+        ...(values.sequential ? { parallel: false } : {}),
+        ...(maxConcurrency !== undefined ? { maxConcurrency } : {}),
+      });
     }
-    if (values['batch-size'] !== undefined) throw new UsageError('--batch-size goes with --ndjson');
+    for (const flag of ['batch-size', 'sequential', 'max-concurrency'] as const) {
+      if (values[flag] !== undefined) throw new UsageError(`--${flag} goes with --ndjson`);
+    }
     return submitOne(ctx, values, wait);
   },
 });
