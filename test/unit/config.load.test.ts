@@ -47,6 +47,26 @@ describe('loadConfig', () => {
     expect(config.logging.level).toBe('debug');
   });
 
+  it('reads Sentinel mode from the file or the environment and names what it lacks', () => {
+    const fromFile = loadConfig({ path: yamlFile('redis: { mode: sentinel, sentinels: ["10.0.0.5:26379", { host: h, port: 26380 }], name: mymaster }\n'), env: {} });
+    expect(fromFile.redis.sentinels).toEqual([{ host: '10.0.0.5', port: 26379 }, { host: 'h', port: 26380 }]);
+    const fromEnv = loadConfig({ path: yamlFile(''), env: { REDIS_MODE: 'sentinel', REDIS_SENTINELS: 'a:1, b:2', REDIS_SENTINEL_NAME: 'm' } });
+    expect(fromEnv.redis).toMatchObject({ mode: 'sentinel', name: 'm', sentinels: [{ host: 'a', port: 1 }, { host: 'b', port: 2 }] });
+    expect(loadConfig({ path: yamlFile(''), env: {} }).redis.mode).toBe('standalone');
+    const problems = (yaml: string): string => {
+      try {
+        loadConfig({ path: yamlFile(yaml), env: {} });
+        return '';
+      } catch (err) {
+        return (err as ConfigError).message;
+      }
+    };
+    expect(problems('redis: { mode: sentinel, sentinels: ["nope"], name: m }\n')).toContain('redis.sentinels.0: expected "host:port"');
+    const missing = problems('redis: { mode: sentinel }\n');
+    expect(missing).toContain('redis.sentinels: sentinel mode needs at least one sentinel');
+    expect(missing).toContain('redis.name: sentinel mode needs the master name');
+  });
+
   it('adds TASKENGINE_API_KEYS to the configured keys and checks key entries', () => {
     const config = loadConfig({ path: join(REPO_ROOT, 'config.yaml'), env: { TASKENGINE_API_KEYS: 'k1, k2' }, overrides: { auth: { api_keys: ['k0'] } } });
     expect(config.auth.api_keys).toEqual(['k0', 'k1', 'k2']);

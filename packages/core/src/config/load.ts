@@ -61,6 +61,12 @@ function environmentOverrides(env: NodeJS.ProcessEnv): { tree: Tree; problems: s
     else set(path, Number(raw));
   };
   if (env.REDIS_URL) set(['redis', 'url'], env.REDIS_URL);
+  // Sentinel mode: REDIS_MODE=sentinel REDIS_SENTINELS=host:port,host:port REDIS_SENTINEL_NAME=mymaster.
+  if (env.REDIS_MODE) set(['redis', 'mode'], env.REDIS_MODE.toLowerCase());
+  if (env.REDIS_SENTINELS) set(['redis', 'sentinels'], commaList(env.REDIS_SENTINELS));
+  if (env.REDIS_SENTINEL_NAME) set(['redis', 'name'], env.REDIS_SENTINEL_NAME);
+  if (env.REDIS_SENTINEL_PASSWORD) set(['redis', 'sentinel_password'], env.REDIS_SENTINEL_PASSWORD);
+  if (env.REDIS_PASSWORD) set(['redis', 'password'], env.REDIS_PASSWORD);
   integer('PORT', ['server', 'port']);
   if (env.HOST) set(['server', 'host'], env.HOST);
   if (env.LOG_LEVEL) set(['logging', 'level'], env.LOG_LEVEL.toLowerCase());

@@ -16,6 +16,25 @@ export type TaskType = z.infer<typeof TaskType>;
 const seconds = z.number().positive();
 const count = z.number().int().nonnegative();
 
+/**
+ * One sentinel: the YAML and REDIS_SENTINELS spell it "host:port" (or "[v6]:port"); { host, port } is
+ * accepted too. One parser for both, so a bad entry gets a message saying what was expected rather than
+ * a union's "Invalid input".
+ */
+const SentinelAddress = z.unknown().transform((value, ctx): { host: string; port: number } => {
+  const entry =
+    typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? `${String((value as Record<string, unknown>).host ?? '')}:${String((value as Record<string, unknown>).port ?? '')}`
+      : String(value);
+  const match = /^\[?([^\]\s]+?)\]?:(\d{1,5})$/.exec(entry.trim());
+  const port = match ? Number(match[2]) : 0;
+  if (!match || port < 1 || port > 65535) {
+    ctx.addIssue({ code: 'custom', message: `expected "host:port" or { host, port }, got ${JSON.stringify(value)}` });
+    return z.NEVER;
+  }
+  return { host: match[1]!, port };
+});
+
 const PerTypeDefaults = z
   .object({
     default_timeout: seconds.optional(),
@@ -84,10 +103,26 @@ export const Config = z
           .regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . - only')
           .default('taskengine'),
         nodes: z.array(z.string()).optional(),
-        sentinels: z.array(z.string()).optional(),
-        name: z.string().optional(),
+        /** Sentinel mode: the sentinels to ask for the master ("host:port" or { host, port }). */
+        sentinels: z.array(SentinelAddress).optional(),
+        /** Sentinel mode: the master's name, as in `sentinel monitor <name> ...`. */
+        name: z.string().min(1).optional(),
+        /** Sentinel mode: the sentinels' own password (`requirepass` in sentinel.conf), if any. */
+        sentinel_password: z.string().optional(),
+        /** The data nodes' password (and `db`): in standalone mode they override those in `url`. */
+        password: z.string().optional(),
+        db: z.number().int().nonnegative().optional(),
       })
       .strict()
+      .superRefine((redis, ctx) => {
+        if (redis.mode !== 'sentinel') return;
+        if (!redis.sentinels?.length) {
+          ctx.addIssue({ code: 'custom', path: ['sentinels'], message: 'sentinel mode needs at least one sentinel ("host:port")' });
+        }
+        if (!redis.name) {
+          ctx.addIssue({ code: 'custom', path: ['name'], message: 'sentinel mode needs the master name the sentinels monitor' });
+        }
+      })
       .prefault({}),
     logging: z
       .object({

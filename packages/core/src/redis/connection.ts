@@ -7,8 +7,8 @@ import type { Config } from '../config/schema.js';
 export type RedisRole = 'api' | 'worker';
 
 export function createRedis(config: Config, role: RedisRole, extra: RedisOptions = {}): Redis {
-  if (config.redis.mode !== 'standalone') {
-    throw new Error(`redis.mode "${config.redis.mode}" is not supported yet; use standalone`);
+  if (config.redis.mode === 'cluster') {
+    throw new Error(`redis.mode "${config.redis.mode}" is not supported yet; use standalone or sentinel`);
   }
   const base: RedisOptions = {
     lazyConnect: false,
@@ -25,11 +25,44 @@ export function createRedis(config: Config, role: RedisRole, extra: RedisOptions
       : { maxRetriesPerRequest: null, enableOfflineQueue: true }),
     ...extra,
   };
-  const client = new Redis(config.redis.url, base);
+  const client =
+    config.redis.mode === 'sentinel'
+      ? new Redis({ ...sentinelOptions(config.redis), ...base })
+      : new Redis(config.redis.url, { ...dataNodeAuth(config.redis), ...base });
   // Errors are reported through commands and /health; without a listener ioredis prints each one.
   client.on('error', () => {});
   if (role === 'api') client.on('close', () => failCommandsInFlight(client));
   return client;
+}
+
+/** password and db from the config, only where set: in standalone mode the url's own stay otherwise. */
+function dataNodeAuth(redis: Config['redis']): RedisOptions {
+  return {
+    ...(redis.password !== undefined ? { password: redis.password } : {}),
+    ...(redis.db !== undefined ? { db: redis.db } : {}),
+  };
+}
+
+/**
+ * Sentinel mode: ioredis asks the sentinels where the master named `name` is, connects there, and on
+ * every reconnect asks again, so after a failover it lands on the promoted replica by itself. Each
+ * client's duplicate() (BullMQ's blocking connections, the event readers) inherits these options.
+ */
+function sentinelOptions(redis: Config['redis']): RedisOptions {
+  return {
+    sentinels: redis.sentinels ?? [],
+    name: redis.name!,
+    role: 'master',
+    ...(redis.sentinel_password !== undefined ? { sentinelPassword: redis.sentinel_password } : {}),
+    ...dataNodeAuth(redis),
+    // Off on purpose: ioredis's failoverDetector keeps its sentinel subscriptions reconnecting after
+    // quit() (only disconnect() cleans them up), so every stopped process would linger. A killed master
+    // closes our connection anyway, and a demoted one answers READONLY, which reconnectOnError handles.
+    failoverDetector: false,
+    // A write reaching a node that has just become a replica: reconnect (asking the sentinels again)
+    // but never resend, for the same reason failCommandsInFlight exists.
+    reconnectOnError: (err) => (/READONLY/.test(err.message) ? 1 : false),
+  };
 }
 
 /**
