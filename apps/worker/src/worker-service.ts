@@ -4,7 +4,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import {
-  decodeFailure,
+  finalStatusOfFailure,
   fromBullPriority,
   rateLimitWindowMs,
   RetentionJanitor,
@@ -139,8 +139,7 @@ export class WorkerService {
       return;
     }
     this.failed++;
-    const code = decodeFailure(err.message)?.code;
-    const outcome = code === 'cancelled' ? 'cancelled' : code === 'timeout' ? 'timeout' : 'failed';
+    const outcome = finalStatusOfFailure(err.message);
     this.stats.recordFinal(type, outcome, priorityOf(job), execMs(job), waitMs(job));
     this.settleEnd(type, job, outcome);
   }

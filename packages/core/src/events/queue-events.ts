@@ -7,7 +7,7 @@
 // `failed` entry is read as cancelled, timeout or failed from it. A failed attempt that will be retried
 // writes no `failed` entry: BullMQ moves it straight to delayed (back-off) or waiting.
 import type { TaskStatus } from '../model/status.js';
-import { decodeFailure } from '../model/failure.js';
+import { finalStatusOfFailure } from '../model/failure.js';
 
 /** One entry of a Redis stream: its id (`<ms>-<seq>`) and its fields. */
 export interface StreamEntry {
@@ -55,11 +55,6 @@ const STATUS_OF_STATE: Record<string, TaskStatus> = {
 
 const statusOfState = (state: string | undefined): TaskStatus | null => (state === undefined ? null : (STATUS_OF_STATE[state] ?? null));
 
-/** The status a final `failed` entry means: our cancel and timeout are failures with those codes. */
-export function finalStatusOfFailure(reason: string | undefined): TaskStatus {
-  const code = decodeFailure(reason)?.code;
-  return code === 'cancelled' || code === 'timeout' ? code : 'failed';
-}
 
 /** `<ms>-<seq>` → [ms, seq]; '0-0' for anything else. */
 function streamIdParts(id: string): [number, number] {

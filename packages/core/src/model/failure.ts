@@ -31,3 +31,14 @@ export function decodeFailure(reason: string | null | undefined): { code: string
   }
   return { code: 'internal_error', message: reason };
 }
+
+/**
+ * The final status a failure reason means: cancel and timeout are BullMQ failures with those codes, and a
+ * task cancelled because a dependency failed reads `cancelled` too (as the Lua scripts read it). The one
+ * place TypeScript decides it, so events and counters agree with GET /tasks.
+ */
+export function finalStatusOfFailure(reason: string | null | undefined): 'failed' | 'cancelled' | 'timeout' {
+  const code = decodeFailure(reason)?.code;
+  if (code === 'cancelled' || code === 'dependency_failed') return 'cancelled';
+  return code === 'timeout' ? 'timeout' : 'failed';
+}
