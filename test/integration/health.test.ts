@@ -5,14 +5,13 @@
 import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createApp } from '@taskengine/api/app';
-import { createLogger, createRedis, TaskStore } from '@taskengine/core';
+import { createLogger, createRedis, TaskStore, type RedisClient } from '@taskengine/core';
 import { createExecutorRegistry } from '@taskengine/executors';
-import type { Redis } from 'ioredis';
 import { request, testConfig, uniquePrefix, waitFor, type HttpResult } from '../support/harness.js';
 import { removeDir, startRedisServer, type RedisServerHandle } from '../support/redis-server.js';
 
 let redisServer: RedisServerHandle;
-let redis: Redis;
+let redis: RedisClient;
 let store: TaskStore;
 let server: Server;
 let baseUrl: string;

@@ -17,12 +17,13 @@ import {
   type Config,
   type ExecutorRegistry,
   type Logger,
+  type RedisClient,
   type TaskType,
 } from '@taskengine/core';
 import { createExecutorRegistry } from '@taskengine/executors';
 import { WorkerService } from '@taskengine/worker/worker-service';
 import type { Express } from 'express';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { stringify } from 'yaml';
 
 export const REPO_ROOT = new URL('../../../', import.meta.url).pathname;
@@ -38,7 +39,9 @@ export const uniquePrefix = (label: string): string => `te-test-${label}-${rando
 /** Config for a test: repo defaults, fast timings, the given overrides, its own prefix. */
 export function testConfigTree(prefix: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
   const base: Record<string, any> = {
-    redis: { url: redisUrl(), prefix },
+    redis: process.env.TEST_REDIS_CLUSTER_NODES
+      ? { mode: 'cluster', nodes: process.env.TEST_REDIS_CLUSTER_NODES.split(','), prefix }
+      : { url: redisUrl(), prefix },
     logging: { level: 'error' },
     server: { port: 0, host: '127.0.0.1', cancel_wait_seconds: 5 },
     workers: { heartbeat_interval: 1, lock_duration: 2, stalled_interval: 1, max_stalled_count: 1, shutdown_grace: 5 },
@@ -93,7 +96,7 @@ export interface Engine {
   app: Express;
   config: Config;
   baseUrl: string;
-  redis: Redis;
+  redis: RedisClient;
   store: TaskStore;
   worker?: WorkerService;
   request<T = any>(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<HttpResult<T>>;
@@ -156,7 +159,7 @@ export async function startEngine(
   answerNodeRefusals(server);
   const address = server.address();
   const baseUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-  const workers: Array<{ service: WorkerService; redis: Redis }> = [];
+  const workers: Array<{ service: WorkerService; redis: RedisClient }> = [];
   const engine: Engine = {
     prefix,
     app,
@@ -201,13 +204,17 @@ export async function startEngine(
   return engine;
 }
 
-export async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) await redis.del(...keys);
-  } while (cursor !== '0');
+export async function deletePrefix(redis: RedisClient, prefix: string): Promise<void> {
+  // A cluster's keys are spread over its masters: scan each, and delete key by key (slots differ).
+  const nodes = redis instanceof Cluster ? redis.nodes('master') : [redis];
+  for (const node of nodes) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) await Promise.all(keys.map((key) => redis.unlink(key)));
+    } while (cursor !== '0');
+  }
 }
 
 export async function createTask(engine: Engine, body: Record<string, unknown>): Promise<any> {

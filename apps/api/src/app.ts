@@ -1,18 +1,18 @@
 // Builds the Express app without listening, so tests and main.ts share it.
 import { readFileSync } from 'node:fs';
 import {
-  QueueControl,
-  TaskEventHub,
-  TaskKeys,
-  TaskRetries,
-  WorkerRegistry,
   type Config,
   type ExecutorRegistry,
   type Logger,
+  QueueControl,
+  type RedisClient,
+  TaskEventHub,
+  TaskKeys,
+  TaskRetries,
   type TaskStore,
+  WorkerRegistry,
 } from '@taskengine/core';
 import express, { type Express } from 'express';
-import type { Redis } from 'ioredis';
 import { ApiKeyring } from './auth/api-keys.js';
 import { dashboardRouter } from './dashboard.js';
 import { EventStreams } from './live/event-streams.js';
@@ -35,7 +35,7 @@ import { taskRoutes } from './routes/tasks.js';
 
 export interface AppDeps {
   config: Config;
-  redis: Redis;
+  redis: RedisClient;
   store: TaskStore;
   executors: ExecutorRegistry;
   logger: Logger;

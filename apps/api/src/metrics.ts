@@ -4,12 +4,13 @@
 // (Prometheus scrapes each replica and sums them), with the process's default Node.js metrics.
 import {
   DURATION_BUCKETS_SECONDS,
+  type DurationHistogram,
   FINAL_STATUSES,
   PRIORITY_NAMES,
   readActivity,
+  type RedisClient,
   TASK_STATUSES,
   TASK_TYPES,
-  type DurationHistogram,
   type TaskKeys,
   type TaskStore,
   type TaskType,
@@ -19,7 +20,6 @@ import {
   type WorkerRegistry,
 } from '@taskengine/core';
 import type { RequestHandler } from 'express';
-import type { Redis } from 'ioredis';
 import { collectDefaultMetrics, Gauge, Histogram, Registry, type Metric } from 'prom-client';
 
 interface Snapshot {
@@ -35,7 +35,7 @@ interface Sample {
 }
 
 export interface MetricsDeps {
-  redis: Redis;
+  redis: RedisClient;
   keys: TaskKeys;
   store: TaskStore;
   registry: WorkerRegistry;

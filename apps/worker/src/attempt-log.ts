@@ -2,8 +2,16 @@
 // in Redis (GET /tasks/{id}/logs). Made on first use, like ctx.signal: an executor that never logs
 // costs its task nothing, not even the logger's closures. The runner ends it before the attempt's
 // outcome moves the task, so the lines are stored by the time the task's status shows that outcome.
-import { taskLogger, TaskLogWriter, type Logger, type TaskLog, type TaskLogLimits, type TaskLogLevel, type TaskType } from '@taskengine/core';
-import type { Redis } from 'ioredis';
+import {
+  type Logger,
+  type RedisClient,
+  type TaskLog,
+  taskLogger,
+  type TaskLogLevel,
+  type TaskLogLimits,
+  TaskLogWriter,
+  type TaskType,
+} from '@taskengine/core';
 
 export interface AttemptLogTarget {
   id: string;
@@ -20,7 +28,7 @@ export class AttemptLog {
   private ended = false;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly logger: Logger,
     private readonly limits: TaskLogLimits,
     private readonly target: AttemptLogTarget,
@@ -40,7 +48,7 @@ export class AttemptLog {
   private record(level: TaskLogLevel, message: string, meta?: Record<string, unknown>): void {
     if (this.ended) return;
     this.writer ??= new TaskLogWriter(this.redis, this.target.key, this.target.attempt, this.limits, (err) =>
-      this.logger.warn('task log lines dropped: Redis refused them', { task_id: this.target.id, type: this.target.type, error: err.message }),
+      this.logger.warn('task log lines dropped: RedisClient refused them', { task_id: this.target.id, type: this.target.type, error: err.message }),
     );
     this.writer.add(level, message, meta);
   }

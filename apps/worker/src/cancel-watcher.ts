@@ -1,19 +1,18 @@
 // Tells this process's running attempts that a client cancelled them. Two paths, because a pub/sub
 // message can be lost while the subscriber reconnects: the cancel channel (fast), and a poll of each
 // type's cancel-requests set for the ids running here (one SMISMEMBER per type per second).
-import type { Logger, TaskKeys, TaskType } from '@taskengine/core';
-import type { Redis } from 'ioredis';
+import { duplicateRedis, type Logger, type RedisClient, type TaskKeys, type TaskType } from '@taskengine/core';
 import { AttemptAborted } from './abort-reason.js';
 import type { TaskRunner } from './task-runner.js';
 
 const CANCELLED = (): AttemptAborted => new AttemptAborted('cancel', 'Cancelled by client');
 
 export class CancelWatcher {
-  private subscriber: Redis | undefined;
+  private subscriber: RedisClient | undefined;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: TaskKeys,
     private readonly runner: TaskRunner,
     private readonly logger: Logger,
@@ -21,7 +20,7 @@ export class CancelWatcher {
   ) {}
 
   async start(): Promise<void> {
-    this.subscriber = this.redis.duplicate();
+    this.subscriber = duplicateRedis(this.redis);
     this.subscriber.on('error', () => {});
     this.subscriber.on('message', (_channel: string, message: string) => {
       try {

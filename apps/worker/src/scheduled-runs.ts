@@ -2,9 +2,15 @@
 // them. The worker that takes one books it before running it (core ScheduledTaskBook): its entry in the
 // task index and its creation count, the next run BullMQ made a moment before (taking a scheduler's job
 // is what makes the next one), and the schedule's run count and last run, once per tick.
-import { ScheduledTaskBook, type Logger, type TaskJobData, type TaskKeys, type TaskType } from '@taskengine/core';
+import {
+  type Logger,
+  type RedisClient,
+  ScheduledTaskBook,
+  type TaskJobData,
+  type TaskKeys,
+  type TaskType,
+} from '@taskengine/core';
 import type { Job } from 'bullmq';
-import type { Redis } from 'ioredis';
 
 type Processor = (job: Job, token?: string) => Promise<unknown>;
 
@@ -12,7 +18,7 @@ export class ScheduledRuns {
   private readonly book: ScheduledTaskBook;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     keys: TaskKeys,
     private readonly logger: Logger,
   ) {

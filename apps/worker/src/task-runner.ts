@@ -5,24 +5,24 @@ import {
   defineEngineCommands,
   dependencyResults,
   encodeFailure,
-  FAILED_RESULT_FIELD,
-  payloadErrorCode,
-  TaskError,
-  taskLogger,
-  zodDetails,
   type EngineRedis,
   type ExecutionContext,
-  type RetryHint,
+  FAILED_RESULT_FIELD,
   type Logger,
+  payloadErrorCode,
+  type RedisClient,
+  type RetryHint,
+  TaskError,
   type TaskJobData,
   type TaskKeys,
   type TaskLog,
+  taskLogger,
   type TaskLogLimits,
   type TaskType,
   type TaskTypeDefinition,
+  zodDetails,
 } from '@taskengine/core';
 import { UnrecoverableError, WaitingError, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { AttemptAborted } from './abort-reason.js';
 import { AttemptLog } from './attempt-log.js';
 import { LOCK_LOST_LOG } from './lock-loss.js';
@@ -45,7 +45,7 @@ export class TaskRunner {
   private readonly redis: EngineRedis;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     private readonly keys: TaskKeys,
     private readonly logger: Logger,
     private readonly logLimits: TaskLogLimits,

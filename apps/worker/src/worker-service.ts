@@ -4,25 +4,25 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import {
+  type Config,
+  type Ending,
+  type ExecutorRegistry,
   finalStatusOfFailure,
   fromBullPriority,
+  type Logger,
+  type Priority,
   rateLimitWindowMs,
+  type RedisClient,
   RetentionJanitor,
   retryBackoff,
   StatsRecorder,
   TaskKeys,
-  WorkerRegistry,
-  WorkflowCoordinator,
-  type Config,
-  type Ending,
-  type ExecutorRegistry,
-  type Logger,
-  type Priority,
   type TaskType,
   type WorkerRecord,
+  WorkerRegistry,
+  WorkflowCoordinator,
 } from '@taskengine/core';
 import { Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { AttemptAborted } from './abort-reason.js';
 import { CancelWatcher } from './cancel-watcher.js';
 import { LOCK_LOST_LOG, lockLostTaskId } from './lock-loss.js';
@@ -31,7 +31,7 @@ import { TaskRunner } from './task-runner.js';
 
 export interface WorkerServiceOptions {
   config: Config;
-  redis: Redis;
+  redis: RedisClient;
   executors: ExecutorRegistry;
   logger: Logger;
   types: TaskType[];

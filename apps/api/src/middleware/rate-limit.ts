@@ -2,15 +2,14 @@
 // Redis, per API key (per client address when the API is open). Over the limit: 429 `rate_limited`
 // with Retry-After. While Redis is away the limiter lets requests through; the Redis guard behind it
 // answers 503 for them anyway.
-import { ApiError, type Config } from '@taskengine/core';
+import { ApiError, type Config, type RedisClient } from '@taskengine/core';
 import { rateLimit, ipKeyGenerator } from 'express-rate-limit';
 import type { RequestHandler } from 'express';
-import type { Redis } from 'ioredis';
 import { RedisStore, type RedisReply } from 'rate-limit-redis';
 import { ANONYMOUS } from '../auth/api-keys.js';
 import { principalOf } from './authenticate.js';
 
-export function rateLimiter(config: Config, redis: Redis): RequestHandler {
+export function rateLimiter(config: Config, redis: RedisClient): RequestHandler {
   const { window_seconds: windowSeconds, max } = config.server.rate_limit;
   return rateLimit({
     windowMs: windowSeconds * 1000,

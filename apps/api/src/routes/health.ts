@@ -1,7 +1,6 @@
 // GET /health (CONTRACT section 3): never needs a key; 503 when Redis does not answer within a second.
-import type { Config, Health, TaskStore, WorkerRegistry } from '@taskengine/core';
+import type { Config, Health, RedisClient, TaskStore, WorkerRegistry } from '@taskengine/core';
 import { Router } from 'express';
-import type { Redis } from 'ioredis';
 
 export type DependencyStates = Health['dependencies'];
 
@@ -9,7 +8,7 @@ export interface HealthDeps {
   config: Config;
   /** StateMachine and OneAPI as last seen; StateMachine down makes the engine `degraded`. */
   dependencies: () => DependencyStates;
-  redis: Redis;
+  redis: RedisClient;
   store: TaskStore;
   registry: WorkerRegistry;
   version: string;

@@ -5,23 +5,23 @@ import {
   EventsQuery,
   isFinal,
   readTaskLog,
-  TaskType,
-  validationError,
-  zodDetails,
+  type RedisClient,
+  type Subscription,
   type TaskEventHub,
   type TaskKeys,
   type TaskLogs,
-  type Subscription,
   type TaskStore,
+  TaskType,
+  validationError,
+  zodDetails,
 } from '@taskengine/core';
 import { Router, type Response } from 'express';
-import type { Redis } from 'ioredis';
 import type { EventStream, EventStreams } from '../live/event-streams.js';
 import { currentState, EventRelay, TaskStream } from '../live/task-stream.js';
 import { assertTypeAllowed, scopedTypes } from './tasks.js';
 
 export interface LiveRouteDeps {
-  redis: Redis;
+  redis: RedisClient;
   keys: TaskKeys;
   store: TaskStore;
   hub: TaskEventHub;

@@ -4,18 +4,18 @@ import {
   emptyStatusCounts,
   PRIORITY_NAMES,
   readActivity,
-  TASK_TYPES,
+  type RedisClient,
   type Stats,
+  TASK_TYPES,
   type TaskKeys,
   type TaskStore,
   type WorkerList,
   type WorkerRegistry,
 } from '@taskengine/core';
 import { Router } from 'express';
-import type { Redis } from 'ioredis';
 
 export interface StatsDeps {
-  redis: Redis;
+  redis: RedisClient;
   keys: TaskKeys;
   store: TaskStore;
   registry: WorkerRegistry;

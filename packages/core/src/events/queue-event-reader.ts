@@ -2,7 +2,7 @@
 // on a connection of its own, whatever the number of subscribers, started by the first and stopped
 // a little after the last leaves. Status changes get the task's own fields (progress, retries, error
 // code) in one pipelined read per batch, and only for tasks someone is watching.
-import type { Redis } from 'ioredis';
+import { duplicateRedis, type RedisClient } from '../redis/connection.js';
 import type { TaskType } from '../config/schema.js';
 import type { TaskProgressEvent, TaskStatusEvent } from '../contracts/live.js';
 import type { Logger } from '../logger.js';
@@ -31,7 +31,7 @@ const MAX_BACKOFF_MS = 2000;
 
 /** One connected read loop; a new one replaces it after a stop, so a stopped loop never delivers. */
 interface Run {
-  readonly connection: Redis;
+  readonly connection: RedisClient;
   /** The last entry delivered (or the stream's newest when the run started). */
   position: string;
   stopped: boolean;
@@ -52,7 +52,7 @@ export class QueueEventReader {
   private lingerTimer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: TaskKeys,
     private readonly type: TaskType,
     private readonly options: QueueEventReaderOptions,
@@ -104,7 +104,7 @@ export class QueueEventReader {
   }
 
   private start(): Run {
-    const connection = this.redis.duplicate({
+    const connection = duplicateRedis(this.redis, {
       connectionName: `${this.keys.prefix}:events:${this.type}`,
       // The API's own connection fails commands at once while Redis is away; this one waits for it to
       // come back, and its timeouts bound a read lost on a dead link (the loop then reads again).

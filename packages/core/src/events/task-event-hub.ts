@@ -1,7 +1,7 @@
 // Live task events for one API process (CONTRACT section 7): any number of subscribers share one
 // reader per task type (queue-event-reader.ts). Events come from Redis, so every API replica sees
 // every task's events whichever worker process runs it.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connection.js';
 import type { TaskType } from '../config/schema.js';
 import { unavailable } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -36,7 +36,7 @@ export class TaskEventHub {
   private closed = false;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: TaskKeys,
     private readonly options: TaskEventHubOptions = {},
   ) {}

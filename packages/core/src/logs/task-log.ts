@@ -6,7 +6,7 @@
 // are buffered and written in one round trip per FLUSH_MS, and the worker closes the writer (a last
 // write) before the attempt's outcome moves the task, so a task's lines are there when its final
 // status is.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connection.js';
 import type { Config } from '../config/schema.js';
 import { TASK_LOG_LEVELS, type TaskLogLevel, type TaskLogLine } from '../contracts/live.js';
 import { maskSecrets } from '../logger.js';
@@ -63,7 +63,7 @@ export class TaskLogWriter {
   private closed = false;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly key: string,
     private readonly attempt: number,
     private readonly limits: TaskLogLimits,
@@ -110,6 +110,6 @@ export class TaskLogWriter {
 }
 
 /** The task's stored lines, oldest first. */
-export async function readTaskLog(redis: Redis, key: string): Promise<TaskLogLine[]> {
+export async function readTaskLog(redis: RedisClient, key: string): Promise<TaskLogLine[]> {
   return (await redis.lrange(key, 0, -1)).map(parseStoredLine);
 }

@@ -1,15 +1,20 @@
 // ioredis clients for the engine's processes. The API fails fast when Redis is away (no offline queue,
 // a command timeout, no replay) so requests get a 503 at once instead of hanging; workers wait and
 // retry (BullMQ requires maxRetriesPerRequest: null for its blocking connections).
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterNode, type RedisOptions } from 'ioredis';
 import type { Config } from '../config/schema.js';
 
 export type RedisRole = 'api' | 'worker';
 
-export function createRedis(config: Config, role: RedisRole, extra: RedisOptions = {}): Redis {
-  if (config.redis.mode === 'cluster') {
-    throw new Error(`redis.mode "${config.redis.mode}" is not supported yet; use standalone or sentinel`);
-  }
+/**
+ * A connection to the engine's Redis, whichever the mode: one server (standalone, or the master the
+ * sentinels name) or a Redis Cluster. Both speak the same commands; what differs is that in a cluster
+ * every multi-key command, MULTI and script must stay in one hash slot (DESIGN.md, "Redis keys"), and a
+ * pipeline on one node: see slot-groups.ts.
+ */
+export type RedisClient = Redis | Cluster;
+
+export function createRedis(config: Config, role: RedisRole, extra: RedisOptions = {}): RedisClient {
   const base: RedisOptions = {
     lazyConnect: false,
     retryStrategy: (attempt) => Math.min(100 * attempt, 1000),
@@ -25,6 +30,7 @@ export function createRedis(config: Config, role: RedisRole, extra: RedisOptions
       : { maxRetriesPerRequest: null, enableOfflineQueue: true }),
     ...extra,
   };
+  if (config.redis.mode === 'cluster') return createCluster(config.redis, role, base);
   const client =
     config.redis.mode === 'sentinel'
       ? new Redis({ ...sentinelOptions(config.redis), ...base })
@@ -33,6 +39,51 @@ export function createRedis(config: Config, role: RedisRole, extra: RedisOptions
   client.on('error', () => {});
   if (role === 'api') client.on('close', () => failCommandsInFlight(client));
   return client;
+}
+
+/**
+ * Cluster mode: ioredis learns the slot map from any seed node and sends each command to the master
+ * that owns its key's slot, following MOVED/ASK redirections after a resharding or a failover. The
+ * per-node connections take the same options as a standalone connection (the API's fail-fast ones;
+ * autoResendUnfulfilledCommands off, so nothing is replayed).
+ */
+function createCluster(redis: Config['redis'], role: RedisRole, base: RedisOptions): Cluster {
+  const { retryStrategy, maxRetriesPerRequest, enableOfflineQueue, ...nodeOptions } = base;
+  const cluster = new Cluster(clusterSeeds(redis), {
+    redisOptions: { ...dataNodeAuth(redis), ...nodeOptions },
+    clusterRetryStrategy: retryStrategy as (attempt: number) => number,
+    enableOfflineQueue: enableOfflineQueue ?? true,
+    // Reads go to masters too: a replica may lag behind a status change the client has just been told of.
+    scaleReads: 'master',
+    // The API answers 503 at once when the cluster is down (as in standalone mode); workers wait.
+    ...(role === 'api' ? { maxRedirections: 16, retryDelayOnClusterDown: 100 } : {}),
+  });
+  // BullMQ reads maxRetriesPerRequest from the options it is given: ioredis keeps it in redisOptions.
+  if (maxRetriesPerRequest !== undefined) cluster.options.redisOptions = { ...cluster.options.redisOptions, maxRetriesPerRequest };
+  cluster.on('error', () => {});
+  return cluster;
+}
+
+/** The seed nodes: `nodes` ("host:port" or redis:// URLs), else the url's host and port. */
+function clusterSeeds(redis: Config['redis']): ClusterNode[] {
+  const listed = redis.nodes?.length ? redis.nodes : [redis.url];
+  return listed.map((node) => {
+    const parsed = new URL(/^rediss?:\/\//.test(node) ? node : `redis://${node}`);
+    return { host: parsed.hostname.replace(/^\[|\]$/g, ''), port: Number(parsed.port || 6379) };
+  });
+}
+
+/**
+ * A new connection like `client` (same mode, nodes and auth) with some connection options changed, for
+ * a blocking reader or a subscriber. Errors are left to the caller's own listener.
+ */
+export function duplicateRedis(client: RedisClient, options: RedisOptions = {}): RedisClient {
+  if (!(client instanceof Cluster)) return client.duplicate(options);
+  const { enableOfflineQueue, ...nodeOptions } = options;
+  return client.duplicate(undefined, {
+    redisOptions: { ...client.options.redisOptions, ...nodeOptions },
+    ...(enableOfflineQueue !== undefined ? { enableOfflineQueue } : {}),
+  });
 }
 
 /** password and db from the config, only where set: in standalone mode the url's own stay otherwise. */

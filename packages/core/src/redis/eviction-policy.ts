@@ -4,7 +4,7 @@
 // and runs twice, counters drift — where `noeviction` refuses new writes instead, which the API turns
 // into a clear 503 and loses nothing. Checked at every (re)connect: a failover may bring a Redis
 // configured differently.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection.js';
 import type { Logger } from '../logger.js';
 
 export const SAFE_EVICTION_POLICY = 'noeviction';
@@ -20,7 +20,7 @@ export interface MemorySettings {
  * CONFIG while INFO still carries `maxmemory_policy`; CONFIG GET covers servers whose INFO lacks it.
  * Null when neither answers.
  */
-export async function readMemorySettings(redis: Redis): Promise<MemorySettings | null> {
+export async function readMemorySettings(redis: RedisClient): Promise<MemorySettings | null> {
   try {
     const info = await redis.info('memory');
     const policy = /^maxmemory_policy:(\S+)/m.exec(info)?.[1];
@@ -39,7 +39,7 @@ export async function readMemorySettings(redis: Redis): Promise<MemorySettings |
 }
 
 /** Logs a warning whenever the connection becomes ready on a Redis whose policy is not noeviction. */
-export function warnOnEvictionPolicy(redis: Redis, logger: Logger): void {
+export function warnOnEvictionPolicy(redis: RedisClient, logger: Logger): void {
   let reported: string | undefined;
   const check = async (): Promise<void> => {
     const settings = await readMemorySettings(redis);

@@ -1,7 +1,7 @@
 // Loads the engine's own Lua scripts (packages/core/lua, named `name-<numkeys>.lua` like BullMQ's) onto
 // an ioredis client as custom commands, so they run by EVALSHA with ioredis's NOSCRIPT fallback.
 import { readdirSync, readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection.js';
 
 const LUA_DIR = new URL('../../lua/', import.meta.url);
 
@@ -47,9 +47,9 @@ export interface EngineCommands {
   te_endSchedule(...args: Array<string | number>): Promise<[number, string, number]>;
 }
 
-export type EngineRedis = Redis & EngineCommands;
+export type EngineRedis = RedisClient & EngineCommands;
 
-export function defineEngineCommands(client: Redis): EngineRedis {
+export function defineEngineCommands(client: RedisClient): EngineRedis {
   for (const script of scriptFiles()) {
     if (!(script.command in client)) client.defineCommand(script.command, { numberOfKeys: script.keys, lua: script.lua });
   }

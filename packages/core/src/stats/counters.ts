@@ -1,7 +1,7 @@
 // Lifetime counters and throughput buckets of each type, kept in Redis beside the type's queue.
 // Workers add to them in batches (StatsRecorder); the API adds creations and cancels of waiting tasks
 // in the same round trip as the change itself. GET /stats and /metrics read them.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connection.js';
 import type { TaskType } from '../config/schema.js';
 import { TASK_TYPES } from '../config/schema.js';
 import type { Priority } from '../model/priority.js';
@@ -93,30 +93,34 @@ function activityFromHash(hash: Record<string, string>): Omit<TypeActivity, 'com
   };
 }
 
-/** Reads every type's counters and last-minute throughput (one pipeline). */
-export async function readActivity(redis: Redis, keys: TaskKeys, now = Date.now()): Promise<Record<TaskType, TypeActivity>> {
+/**
+ * Reads every type's counters and last-minute throughput: one pipeline per type, sent together (a
+ * type's keys share its hash slot; on Redis Cluster the types live on different nodes).
+ */
+export async function readActivity(redis: RedisClient, keys: TaskKeys, now = Date.now()): Promise<Record<TaskType, TypeActivity>> {
   const bucket = currentBucket(now);
-  const pipeline = redis.pipeline();
-  for (const type of TASK_TYPES) {
-    pipeline.hgetall(keys.stats(type));
-    for (let b = bucket - BUCKETS_PER_MINUTE + 1; b <= bucket; b++) pipeline.hmget(keys.throughput(type, b), 'completed', 'failed');
-  }
-  const results = (await pipeline.exec()) ?? [];
+  const perType = await Promise.all(
+    TASK_TYPES.map(async (type) => {
+      const pipeline = redis.pipeline();
+      pipeline.hgetall(keys.stats(type));
+      for (let b = bucket - BUCKETS_PER_MINUTE + 1; b <= bucket; b++) pipeline.hmget(keys.throughput(type, b), 'completed', 'failed');
+      return (await pipeline.exec()) ?? [];
+    }),
+  );
   const out = {} as Record<TaskType, TypeActivity>;
-  let index = 0;
-  for (const type of TASK_TYPES) {
-    const [err, hash] = results[index++]!;
+  TASK_TYPES.forEach((type, t) => {
+    const [counters, ...buckets] = perType[t]! as Array<[Error | null, unknown]>;
+    const [err, hash] = counters!;
     if (err) throw err;
     let completedLastMinute = 0;
     let failedLastMinute = 0;
-    for (let b = 0; b < BUCKETS_PER_MINUTE; b++) {
-      const [bucketErr, pair] = results[index++]!;
+    for (const [bucketErr, pair] of buckets) {
       if (bucketErr) throw bucketErr;
       completedLastMinute += Number((pair as Array<string | null>)[0] ?? 0);
       failedLastMinute += Number((pair as Array<string | null>)[1] ?? 0);
     }
     out[type] = { ...activityFromHash(hash as Record<string, string>), completedLastMinute, failedLastMinute };
-  }
+  });
   return out;
 }
 
@@ -139,7 +143,7 @@ export class StatsRecorder {
   private flushing: Promise<void> = Promise.resolve();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: TaskKeys,
     private readonly flushEveryMs = 250,
   ) {}
@@ -187,31 +191,42 @@ export class StatsRecorder {
       const buckets = this.buckets;
       this.pending = new Map();
       this.buckets = new Map();
-      const tx = this.redis.multi();
-      for (const [type, counters] of pending) {
-        for (const [field, by] of counters) tx.hincrby(this.keys.stats(type), field, by);
-      }
-      for (const { type, bucket, completed, failed } of buckets.values()) {
-        const key = this.keys.throughput(type, bucket);
-        if (completed) tx.hincrby(key, 'completed', completed);
-        if (failed) tx.hincrby(key, 'failed', failed);
-        tx.pexpire(key, THROUGHPUT_BUCKET_MS * 12);
-      }
-      try {
-        await tx.exec();
-      } catch (err) {
-        // Redis refused the MULTI (full, loading, …) and applied none of it: keep the figures for the
-        // next flush instead of dropping them, so a Redis that was full for a while loses no count.
-        this.restore(pending, buckets);
-        throw err;
-      }
+      // One MULTI per type: a type's keys share its hash slot, and on Redis Cluster only keys of one
+      // slot may go in one MULTI.
+      const types = new Set<TaskType>([...pending.keys(), ...[...buckets.values()].map((entry) => entry.type)]);
+      const failures = await Promise.all(
+        [...types].map(async (type) => {
+          const tx = this.redis.multi();
+          for (const [field, by] of pending.get(type) ?? []) tx.hincrby(this.keys.stats(type), field, by);
+          for (const entry of buckets.values()) {
+            if (entry.type !== type) continue;
+            const key = this.keys.throughput(type, entry.bucket);
+            if (entry.completed) tx.hincrby(key, 'completed', entry.completed);
+            if (entry.failed) tx.hincrby(key, 'failed', entry.failed);
+            tx.pexpire(key, THROUGHPUT_BUCKET_MS * 12);
+          }
+          try {
+            await tx.exec();
+            return null;
+          } catch (err) {
+            // Redis refused the MULTI (full, loading, …) and applied none of it: keep the type's figures
+            // for the next flush instead of dropping them, so a Redis full for a while loses no count.
+            this.restore(type, pending, buckets);
+            return err;
+          }
+        }),
+      );
+      const failed = failures.find((err) => err !== null);
+      if (failed) throw failed;
     });
     return this.flushing;
   }
 
-  private restore(pending: Map<TaskType, Map<string, number>>, buckets: StatsRecorder['buckets']): void {
-    for (const [type, counters] of pending) for (const [field, by] of counters) this.add(type, field, by);
+  /** Puts back one type's figures taken by a flush that Redis refused. */
+  private restore(type: TaskType, pending: Map<TaskType, Map<string, number>>, buckets: StatsRecorder['buckets']): void {
+    for (const [field, by] of pending.get(type) ?? []) this.add(type, field, by);
     for (const [key, entry] of buckets) {
+      if (entry.type !== type) continue;
       const current = this.buckets.get(key);
       if (current) {
         current.completed += entry.completed;
@@ -219,6 +234,7 @@ export class StatsRecorder {
       } else this.buckets.set(key, entry);
     }
   }
+
 
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);

@@ -4,7 +4,7 @@
 // but whose move to failed never happened (it died in between), and redoes workflow steps a process
 // died in the middle of (WorkflowReconciler). Any process may run it; a per-type lock keeps it to one
 // at a time.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connection.js';
 import type { Config, TaskType } from '../config/schema.js';
 import { TASK_TYPES } from '../config/schema.js';
 import type { Logger } from '../logger.js';
@@ -34,7 +34,7 @@ export class RetentionJanitor {
   private running: Promise<unknown> = Promise.resolve();
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     private readonly keys: TaskKeys,
     private readonly config: Config,
     private readonly everyMs = 15_000,

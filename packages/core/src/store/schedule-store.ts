@@ -5,7 +5,7 @@
 // `schedule_id`. Beside BullMQ's record the engine keeps one hash per schedule (name, template, creation
 // time, runs, last run) in the type's hash tag, so a worker counts a run in the script that books its task.
 import { Job, type JobSchedulerJson, type JobsOptions, type Queue, type RepeatOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connection.js';
 import type { TaskType } from '../config/schema.js';
 import { TASK_TYPES } from '../config/schema.js';
 import type { TaskObject } from '../contracts/responses.js';
@@ -37,7 +37,7 @@ export class ScheduleStore {
   private readonly book: ScheduledTaskBook;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     private readonly keys: TaskKeys,
     private readonly queues: Record<TaskType, Queue>,
     private readonly cancelTask: CancelTask,
@@ -144,15 +144,10 @@ export class ScheduleStore {
   }
 
   private async readHashes(refs: Array<{ type: TaskType; id: string }>): Promise<ScheduleHash[]> {
-    if (refs.length === 0) return [];
-    const pipeline = this.redis.pipeline();
-    for (const { type, id } of refs) pipeline.hgetall(this.keys.schedule(type, id));
-    const results = (await pipeline.exec()) ?? [];
-    return results.map(([err, hash]) => {
-      if (err) throw err;
-      return hash as ScheduleHash;
-    });
+    // Separate commands, sent together: the hashes are in their types' slots (other nodes on a cluster).
+    return (await Promise.all(refs.map(({ type, id }) => this.redis.hgetall(this.keys.schedule(type, id))))) as ScheduleHash[];
   }
+
 }
 
 /** The schedule object from BullMQ's scheduler record and the engine's hash; null for a scheduler the engine did not make. */

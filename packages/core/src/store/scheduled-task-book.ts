@@ -3,7 +3,7 @@
 // The engine's create path writes those in the MULTI that adds a job; a scheduler-made job is added by
 // BullMQ's own scripts instead, so whoever next sees it books it (book-scheduled-tasks-4.lua, which makes
 // booking the same task twice, from any process, a no-op).
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connection.js';
 import type { TaskType } from '../config/schema.js';
 import { scheduledTick } from '../model/scheduled-task-id.js';
 import type { TaskKeys } from '../redis/keys.js';
@@ -13,7 +13,7 @@ export class ScheduledTaskBook {
   private readonly redis: EngineRedis;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     private readonly keys: TaskKeys,
   ) {
     this.redis = defineEngineCommands(redis);

@@ -2,7 +2,7 @@
 // id, or many by status and type. Each task's retry is one atomic script in its type's slot
 // (retry-task-13.lua); a bulk retry is many of those, not one transaction, and says which matching tasks
 // it left and why.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connection.js';
 import type { TaskType } from '../config/schema.js';
 import { TASK_TYPES } from '../config/schema.js';
 import type { TaskObject } from '../contracts/responses.js';
@@ -47,7 +47,7 @@ export class TaskRetries {
   private readonly redis: EngineRedis;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     private readonly store: TaskStore,
     /** Failed-set entries a bulk retry reads per round trip (smaller in tests, to walk several pages). */
     private readonly pageSize = PAGE_SIZE,

@@ -6,7 +6,8 @@
 // A task that waits (dependencies, a capped batch) is stored held and then linked by the
 // WorkflowCoordinator (about 2 more); tasks that do not wait never pay for it.
 import { Job, Queue } from 'bullmq';
-import type { ChainableCommander, Redis } from 'ioredis';
+import { Cluster, type ChainableCommander } from 'ioredis';
+import type { RedisClient } from '../redis/connection.js';
 import type { Config, TaskType } from '../config/schema.js';
 import { TASK_TYPES } from '../config/schema.js';
 import type { TaskObject } from '../contracts/responses.js';
@@ -19,6 +20,7 @@ import { emptyStatusCounts, TASK_STATUSES, type TaskStatus } from '../model/stat
 import { scheduledTick } from '../model/scheduled-task-id.js';
 import { taskFromJobHash, type TaskJobData } from '../model/task.js';
 import { createdMember, TaskKeys } from '../redis/keys.js';
+import { gateOpenings, PartialCreate, type CreateWrite } from './create-writes.js';
 import { GroupCommitter } from './group-committer.js';
 import { ScheduleStore } from './schedule-store.js';
 import { statsField } from '../stats/counters.js';
@@ -67,7 +69,7 @@ export class TaskStore {
   private readonly redis: EngineRedis;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     private readonly config: Config,
   ) {
     this.redis = defineEngineCommands(redis);
@@ -159,9 +161,12 @@ export class TaskStore {
     return results.map((r) => (r as PromiseFulfilledResult<string | null>).value);
   }
 
-  /** Best effort: Redis takes deletes even when full; when it is unreachable the claims stay (see store()). */
+  /**
+   * Best effort: Redis takes deletes even when full; when it is unreachable the claims stay (see store()).
+   * One DEL per claim, sent together: claims of different ids hash to different cluster slots.
+   */
   private async releaseClaims(ids: string[]): Promise<void> {
-    if (ids.length) await this.redis.del(...ids.map((id) => this.keys.idClaim(id))).catch(() => {});
+    await Promise.all(ids.map((id) => this.redis.del(this.keys.idClaim(id)).catch(() => {})));
   }
 
   /** claimClientIds' decision, once the claims are taken: existing tasks by id, or a 409. */
@@ -195,7 +200,7 @@ export class TaskStore {
     }
     if (conflicts.length > 0) {
       const stillFree = claimed.filter((spec, i) => previous[i] === null && !found.has(spec.id));
-      if (stillFree.length) await this.redis.del(...stillFree.map((spec) => this.keys.idClaim(spec.id)));
+      await this.releaseClaims(stillFree.map((spec) => spec.id));
       throw new ApiError(
         409,
         'conflict',
@@ -214,20 +219,33 @@ export class TaskStore {
   }
 
   /**
-   * Writes creates in one MULTI per group (see GroupCommitter): each job (BullMQ's own add
-   * script), its index entry and the creation counters. A request's tasks are all written or none.
+   * Group commits of creates (see GroupCommitter): on one server, one for every type, so a busy API
+   * writes all concurrent creates in one MULTI; on Redis Cluster, one per type (see write()).
    */
-  private readonly writes = new GroupCommitter<{ specs: TaskSpec[]; now: number }, void>(async (requests) => {
+  private readonly committers = new Map<TaskType | 'any', GroupCommitter<CreateWrite, void>>();
+
+  private committer(slot: TaskType | 'any'): GroupCommitter<CreateWrite, void> {
+    let committer = this.committers.get(slot);
+    if (!committer) this.committers.set(slot, (committer = new GroupCommitter((writes) => this.commit(writes))));
+    return committer;
+  }
+
+  /**
+   * Writes a group of creates in one MULTI: each job (BullMQ's own add script), its index entry, the
+   * batch gates and the creation counters. A request's part is all written or none.
+   */
+  private async commit(requests: CreateWrite[]): Promise<Array<void | Error>> {
     // BullMQ's client wraps our ioredis connection; its MULTI forwards plain commands to ioredis
     // (but takes HSET's fields as one object).
-    const client = await this.queues[requests[0]!.specs[0]!.type].backend.client;
+    const first = requests[0]!;
+    const client = await this.queues[first.specs[0]?.type ?? first.gates[0]!.type].backend.client;
     const tx = client.multi() as unknown as ChainableCommander;
     const createdCounts = new Map<string, { type: TaskType; priority: Priority; count: number }>();
     const indexEntries = new Map<TaskType, Array<number | string>>();
     const ranges: Array<[number, number]> = [];
     let commands = 0;
-    for (const { specs, now } of requests) {
-      const first = commands;
+    for (const { specs, gates, now } of requests) {
+      const from = commands;
       for (const spec of specs) {
         if (spec.workflow) commands += this.addHeld(tx, spec, now);
         else {
@@ -242,8 +260,9 @@ export class TaskStore {
         entry.count++;
         createdCounts.set(group, entry);
       }
-      commands += this.openGates(tx, specs);
-      ranges.push([first, commands]);
+      for (const { type, batchId, limit, count } of gates) tx.hset(this.keys.batchGate(type, batchId).hash, { limit, remaining: count });
+      commands += gates.length;
+      ranges.push([from, commands]);
     }
     // One ZADD per type for the whole group: a command per task here cost as much as the job itself.
     for (const [type, entries] of indexEntries) tx.zadd(this.keys.created(type), ...entries);
@@ -253,7 +272,33 @@ export class TaskStore {
     const bookkeeping = results.slice(commands).find(([err]) => err)?.[0];
     if (bookkeeping) throw bookkeeping;
     return ranges.map(([from, to]) => results.slice(from, to).find(([err]) => err)?.[0] ?? undefined);
-  });
+  }
+
+  /**
+   * Writes a request's new tasks. On one server that is one MULTI, so a batch is all or nothing. On
+   * Redis Cluster a MULTI may only touch one hash slot, i.e. one type: a batch of several types is
+   * written as one MULTI per type, each all or nothing. When some types' parts fail and others are
+   * stored, the error names the stored tasks (PartialCreate).
+   */
+  private async write(specs: TaskSpec[], now: number): Promise<void> {
+    const gates = gateOpenings(specs);
+    if (!(this.redis instanceof Cluster)) return this.committer('any').submit({ specs, gates, now });
+    const types = [...new Set([...specs.map((spec) => spec.type), ...gates.map((gate) => gate.type)])];
+    const outcomes = await Promise.allSettled(
+      types.map((type) =>
+        this.committer(type).submit({
+          specs: specs.filter((spec) => spec.type === type),
+          gates: gates.filter((gate) => gate.type === type),
+          now,
+        }),
+      ),
+    );
+    const failed = outcomes.flatMap((outcome) => (outcome.status === 'rejected' ? [outcome.reason as unknown] : []));
+    if (failed.length === 0) return;
+    if (failed.length === types.length) throw failed[0];
+    const storedTypes = types.filter((_, i) => outcomes[i]!.status === 'fulfilled');
+    throw new PartialCreate(specs.filter((spec) => storedTypes.includes(spec.type)).map((spec) => spec.id), failed[0]);
+  }
 
   /**
    * Queues a task that must wait as a held job (BullMQ's `waiting-children` zset: it reads `pending`, and
@@ -272,23 +317,6 @@ export class TaskStore {
     // the follow-up work of ended tasks still marked unsettled.
     tx.zadd(this.keys.unsettled(spec.type), now, spec.id);
     return 3;
-  }
-
-  /**
-   * Creates the slot gate of each capped batch among `specs`, counting only the tasks stored now (an
-   * idempotent repeat of a task is not a member), so the gate deletes itself when the last one ends.
-   */
-  private openGates(tx: ChainableCommander, specs: TaskSpec[]): number {
-    const members = new Map<string, { type: TaskType; limit: number; count: number }>();
-    for (const spec of specs) {
-      const batch = spec.workflow?.batch;
-      if (!batch) continue;
-      const gate = members.get(batch.batch_id) ?? { type: batch.gate_type, limit: batch.max_concurrency, count: 0 };
-      gate.count++;
-      members.set(batch.batch_id, gate);
-    }
-    for (const [batchId, { type, limit, count }] of members) tx.hset(this.keys.batchGate(type, batchId).hash, { limit, remaining: count });
-    return members.size;
   }
 
   /**
@@ -323,8 +351,14 @@ export class TaskStore {
     const { existing, claimedNow } = await this.claimClientIds(specs);
     const fresh = specs.filter((spec) => !existing.has(spec.id));
     try {
-      if (fresh.length > 0) await this.writes.submit({ specs: fresh, now });
+      if (fresh.length > 0) await this.write(fresh, now);
     } catch (err) {
+      if (err instanceof PartialCreate) {
+        // Cluster only: the stored tasks keep their claims (a retry finds them); their held ones are
+        // linked by the janitor, as for a creator that died after the write.
+        await this.releaseClaims(claimedNow.filter((id) => !err.storedIds.includes(id)));
+        throw err.toApiError(fresh.length);
+      }
       // The write is one MULTI: Redis refused it whole (e.g. full), so the ids must stay free; a claim
       // left behind would make the client's retry with a corrected body a 409 for a task that does
       // not exist. Redis takes deletes even when full. If instead the connection dropped after Redis
@@ -339,7 +373,6 @@ export class TaskStore {
     const held: HeldTask[] = fresh.flatMap((spec) => (spec.workflow ? [{ type: spec.type, id: spec.id, ...spec.workflow }] : []));
     return { existing, held: held.length ? await this.workflows.link(held, now) : new Map() };
   }
-
 
   /** The task object of a task just created, without reading it back. */
   private newTaskObject(spec: TaskSpec, now: number, held?: HeldOutcome): TaskObject {

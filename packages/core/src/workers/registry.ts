@@ -1,12 +1,12 @@
 // The worker registry in Redis: each worker process writes its record at every heartbeat; GET /workers
 // lists the records whose heartbeat is younger than 3 intervals. All keys share the `{workers}` tag.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connection.js';
 import type { WorkerRecord } from '../contracts/responses.js';
 import type { TaskKeys } from '../redis/keys.js';
 
 export class WorkerRegistry {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: TaskKeys,
     private readonly heartbeatSeconds: number,
   ) {}

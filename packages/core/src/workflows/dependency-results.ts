@@ -1,10 +1,10 @@
 // `ctx.dependencies` for an executor: each dependency's result by task id, read when the attempt starts
 // (one command per dependency, sent together; tasks without dependencies make none).
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connection.js';
 import type { TaskKeys } from '../redis/keys.js';
 import type { TaskRef } from './workflow-model.js';
 
-export async function dependencyResults(redis: Redis, keys: TaskKeys, dependencies: readonly TaskRef[]): Promise<Record<string, unknown>> {
+export async function dependencyResults(redis: RedisClient, keys: TaskKeys, dependencies: readonly TaskRef[]): Promise<Record<string, unknown>> {
   if (dependencies.length === 0) return {};
   const stored = await Promise.all(dependencies.map(({ task_id, type }) => redis.hget(keys.job(type, task_id), 'returnvalue')));
   const results: Record<string, unknown> = {};

@@ -10,7 +10,7 @@
 //   finished-links        what a task's end sets off: its dependents and its gate
 //   batch-gate            who gets a capped batch's free slots
 // A task whose end has follow-up work is in its type's `te:unsettled` zset until that work is done.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connection.js';
 import type { TaskType } from '../config/schema.js';
 import { decodeFailure, encodeFailure } from '../model/failure.js';
 import type { TaskStatus } from '../model/status.js';
@@ -66,7 +66,7 @@ export class WorkflowCoordinator {
   });
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     private readonly keys: TaskKeys,
   ) {
     this.redis = defineEngineCommands(redis);

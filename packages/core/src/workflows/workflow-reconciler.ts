@@ -4,7 +4,7 @@
 //   settling their dependents or batch slot) get that follow-up work again;
 // - held tasks older than a grace are linked again once each (their creator may have died between
 //   storing them and linking them with their dependencies and gate); a watermark keeps it to once.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connection.js';
 import type { TaskType } from '../config/schema.js';
 import type { TaskJobData } from '../model/task.js';
 import type { TaskKeys } from '../redis/keys.js';
@@ -21,7 +21,7 @@ export class WorkflowReconciler {
   private readonly redis: EngineRedis;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     private readonly keys: TaskKeys,
     private readonly coordinator: WorkflowCoordinator,
     private readonly heldGraceMs = HELD_LINK_GRACE_MS,
