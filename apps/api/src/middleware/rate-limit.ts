@@ -2,6 +2,7 @@
 // Redis, per API key (per client address when the API is open). Over the limit: 429 `rate_limited`
 // with Retry-After. While Redis is away the limiter lets requests through; the Redis guard behind it
 // answers 503 for them anyway.
+import { createHash } from 'node:crypto';
 import { ApiError, type Config } from '@taskengine/core';
 import { rateLimit, ipKeyGenerator } from 'express-rate-limit';
 import type { RequestHandler } from 'express';
@@ -24,7 +25,19 @@ export function rateLimiter(config: Config, redis: Redis): RequestHandler {
     },
     store: new RedisStore({
       prefix: `${config.redis.prefix}:ratelimit:`,
-      sendCommand: (command: string, ...args: string[]) => redis.call(command, ...args) as Promise<RedisReply>,
+      sendCommand: (command: string, ...args: string[]) => {
+        // rate-limit-redis loads its scripts once, at construction, and keeps the promise of their SHA:
+        // a load that fails (the API process builds the app before its Redis connection is up, and ioredis
+        // has no offline queue here) left that promise rejected for good, so every request hit a store
+        // error and passOnStoreError let it through, i.e. no rate limit at all in a real API process. The
+        // SHA does not need Redis (it is the SHA-1 of the script), so a failed load answers it locally;
+        // the first EVALSHA then gets NOSCRIPT, on which the store loads the script again, for real.
+        if (command.toUpperCase() === 'SCRIPT' && args[0]?.toUpperCase() === 'LOAD' && args[1] !== undefined) {
+          const script = args[1];
+          return (redis.call(command, ...args) as Promise<RedisReply>).catch(() => createHash('sha1').update(script).digest('hex'));
+        }
+        return redis.call(command, ...args) as Promise<RedisReply>;
+      },
     }),
     handler: (_req, res, next, options) => {
       // express-rate-limit has set Retry-After (seconds until the window resets) already.
