@@ -15,24 +15,15 @@ import { isDeepStrictEqual } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { freePort } from '../support/redis-server.js';
 import {
-  API_MAIN,
-  request,
-  spawnEngineProcess,
   spawnWorkerProcess,
   uniquePrefix,
   waitFor,
   writeConfigFile,
   type EngineProcess,
-  type HttpResult,
 } from '../support/harness.js';
 import { openSse, statusesOf, type SseStream } from '../support/sse-client.js';
+import { alive, readsNothingSeparated, spawnApiReplica, untilAnswering, type Replica } from '../support/api-replica.js';
 
-interface Replica {
-  name: string;
-  url: string;
-  process: EngineProcess;
-  request<T = any>(method: string, path: string, body?: unknown): Promise<HttpResult<T>>;
-}
 
 const FINAL = ['completed', 'failed', 'cancelled', 'timeout'];
 const RATE_MAX = 5;
@@ -48,26 +39,6 @@ let b: Replica;
 let c: Replica;
 let d: Replica;
 let worker: EngineProcess;
-
-const alive = (p: EngineProcess): boolean => p.child.exitCode === null && p.child.signalCode === null;
-
-function startApi(name: string, configPath: string, port: number): Replica {
-  const child = spawnEngineProcess(API_MAIN, configPath, { PORT: String(port) });
-  processes.push(child);
-  const url = `http://127.0.0.1:${port}`;
-  // Every call has a deadline, so a replica that hangs fails the test instead of stalling it.
-  return { name, url, process: child, request: (method, path, body) => request(url, method, path, body, {}, 10_000) };
-}
-
-async function answering(replica: Replica): Promise<void> {
-  await waitFor(
-    async () => {
-      if (!alive(replica.process)) throw new Error(`API ${replica.name} exited: ${replica.process.output()}`);
-      return (await replica.request('GET', '/health')).status === 200;
-    },
-    { timeoutMs: 30_000, intervalMs: 100, what: `API ${replica.name} to answer /health` },
-  );
-}
 
 const uid = (label: string): string => `${label}-${randomBytes(4).toString('hex')}`;
 const tasksPath = (id: string): string => `/tasks/${encodeURIComponent(id)}`;
@@ -104,21 +75,6 @@ async function settledStats(replica: Replica): Promise<any> {
   );
 }
 
-/**
- * One replica's answer and the other's, read A, B, A: state that moves by itself (a tick, a heartbeat,
- * a counter flush) may change between two reads, so only a pair whose A reads agree is compared.
- */
-async function readsNothingSeparated(path: string, strip: (body: any) => any = (body) => body): Promise<{ onA: any; onB: any }> {
-  return waitFor(
-    async () => {
-      const first = strip((await a.request('GET', path)).body);
-      const onB = strip((await b.request('GET', path)).body);
-      const again = strip((await a.request('GET', path)).body);
-      return isDeepStrictEqual(first, again) ? { onA: first, onB } : undefined;
-    },
-    { timeoutMs: 10_000, intervalMs: 50, what: `two reads of ${path} on A with nothing changing between them` },
-  );
-}
 
 async function sse(replica: Replica, path: string): Promise<SseStream> {
   const stream = await openSse(replica.url + path);
@@ -138,13 +94,14 @@ beforeAll(async () => {
   const ports = new Set<number>();
   while (ports.size < 4) ports.add(await freePort());
   const [portA, portB, portC, portD] = [...ports] as [number, number, number, number];
-  a = startApi('A', configPath, portA);
-  b = startApi('B', configPath, portB);
-  c = startApi('C', limitedPath, portC);
-  d = startApi('D', limitedPath, portD);
+  a = spawnApiReplica('A', configPath, portA);
+  b = spawnApiReplica('B', configPath, portB);
+  c = spawnApiReplica('C', limitedPath, portC);
+  d = spawnApiReplica('D', limitedPath, portD);
   worker = spawnWorkerProcess(configPath, { WORKER_TASK_TYPES: 'custom', WORKER_CONCURRENCY: '4' });
   processes.push(worker);
-  await Promise.all([a, b, c, d].map(answering));
+  processes.push(...[a, b, c, d].map((replica) => replica.process));
+  await Promise.all([a, b, c, d].map(untilAnswering));
   for (const replica of [a, b]) {
     await waitFor(
       async () => {
@@ -464,7 +421,7 @@ describe('/stats and /workers after the work', () => {
     const noTimestamp = ({ timestamp: _t, ...rest }: any) => rest;
     // The worker's record is as of its last heartbeat: wait until it shows the worker idle.
     await waitFor(async () => (await settledStats(b)).workers.busy === 0, { what: 'the worker record to show it idle' });
-    const { onA, onB } = await readsNothingSeparated('/stats', noTimestamp);
+    const { onA, onB } = await readsNothingSeparated(a, b, '/stats', noTimestamp);
     expect(onB).toEqual(onA);
     // What this file did: tasks cancelled (two by hand, the schedule's waiting run by its deletion), the
     // rest completed, nothing waiting, running, failed or retried.
@@ -476,7 +433,7 @@ describe('/stats and /workers after the work', () => {
     expect(onA.lifetime).toEqual({ created: onA.total_tasks, completed: onA.completed, cancelled: onA.cancelled, failed: 0, timeout: 0, retried: 0 });
     for (const replica of [a, b]) expect((await replica.request('GET', '/tasks?limit=1')).body.total).toBe(onA.total_tasks);
 
-    const workers = await readsNothingSeparated('/workers');
+    const workers = await readsNothingSeparated(a, b, '/workers');
     expect(workers.onB).toEqual(workers.onA);
     expect(workers.onA).toMatchObject({ total: 1, busy: 0 });
     expect(workers.onA.workers[0]).toMatchObject({ pid: worker.pid, task_types: ['custom'], status: 'idle', active_tasks: 0, current_tasks: [] });

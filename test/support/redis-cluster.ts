@@ -15,6 +15,8 @@ export interface RedisClusterHandle {
   nodes: string[];
   /** Which master holds a key (by CLUSTER KEYSLOT and the slot map). */
   portOfKey(key: string): Promise<number>;
+  /** CONFIG SET on one node (e.g. a tiny maxmemory, to make that node refuse writes). */
+  configSet(port: number, name: string, value: string): Promise<void>;
   /** Every key under the prefix, per master port. */
   keysByNode(prefix: string): Promise<Map<number, string[]>>;
   stop(): Promise<void>;
@@ -61,6 +63,9 @@ export async function startRedisCluster(size = 3): Promise<RedisClusterHandle> {
       nodes: addresses,
       async portOfKey(key) {
         return slotOwner(Number(await ask(masters[0]!.port, (c) => c.cluster('KEYSLOT', key))));
+      },
+      async configSet(port, name, value) {
+        await ask(port, (c) => c.config('SET', name, value));
       },
       async keysByNode(prefix) {
         const found = new Map<number, string[]>();

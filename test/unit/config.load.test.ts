@@ -67,6 +67,16 @@ describe('loadConfig', () => {
     expect(missing).toContain('redis.name: sentinel mode needs the master name');
   });
 
+  it('reads Cluster mode and its seed nodes from the file or the environment', () => {
+    const fromFile = loadConfig({ path: yamlFile('redis: { mode: cluster, nodes: ["10.0.0.5:7000", "redis://h:7001", "[::1]:7002"] }\n'), env: {} });
+    expect(fromFile.redis).toMatchObject({ mode: 'cluster', nodes: ['10.0.0.5:7000', 'redis://h:7001', '[::1]:7002'] });
+    const fromEnv = loadConfig({ path: yamlFile(''), env: { REDIS_MODE: 'CLUSTER', REDIS_NODES: 'a:7000, b:7001' } });
+    expect(fromEnv.redis).toMatchObject({ mode: 'cluster', nodes: ['a:7000', 'b:7001'] });
+    expect(() => loadConfig({ path: yamlFile('redis: { mode: cluster, nodes: ["a:7000", "no-port"] }\n'), env: {} })).toThrow(
+      /redis\.nodes\.1: expected "host:port" or a redis:\/\/ URL/,
+    );
+  });
+
   it('adds TASKENGINE_API_KEYS to the configured keys and checks key entries', () => {
     const config = loadConfig({ path: join(REPO_ROOT, 'config.yaml'), env: { TASKENGINE_API_KEYS: 'k1, k2' }, overrides: { auth: { api_keys: ['k0'] } } });
     expect(config.auth.api_keys).toEqual(['k0', 'k1', 'k2']);

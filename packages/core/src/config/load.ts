@@ -63,6 +63,8 @@ function environmentOverrides(env: NodeJS.ProcessEnv): { tree: Tree; problems: s
   if (env.REDIS_URL) set(['redis', 'url'], env.REDIS_URL);
   // Sentinel mode: REDIS_MODE=sentinel REDIS_SENTINELS=host:port,host:port REDIS_SENTINEL_NAME=mymaster.
   if (env.REDIS_MODE) set(['redis', 'mode'], env.REDIS_MODE.toLowerCase());
+  // Cluster mode: REDIS_MODE=cluster REDIS_NODES=host:port,host:port (seed nodes; any one is enough).
+  if (env.REDIS_NODES) set(['redis', 'nodes'], commaList(env.REDIS_NODES));
   if (env.REDIS_SENTINELS) set(['redis', 'sentinels'], commaList(env.REDIS_SENTINELS));
   if (env.REDIS_SENTINEL_NAME) set(['redis', 'name'], env.REDIS_SENTINEL_NAME);
   if (env.REDIS_SENTINEL_PASSWORD) set(['redis', 'sentinel_password'], env.REDIS_SENTINEL_PASSWORD);

@@ -102,7 +102,11 @@ export const Config = z
           .string()
           .regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . - only')
           .default('taskengine'),
-        nodes: z.array(z.string()).optional(),
+        /**
+         * Cluster mode: seed nodes ("host:port" or redis:// URLs); the client learns the rest of the
+         * cluster from any of them. Without it, `url` is the one seed.
+         */
+        nodes: z.array(z.string().regex(/^(rediss?:\/\/\S+|[^\s:/]+:\d+|\[[0-9a-fA-F:.]+\]:\d+)$/, 'expected "host:port" or a redis:// URL')).min(1).optional(),
         /** Sentinel mode: the sentinels to ask for the master ("host:port" or { host, port }). */
         sentinels: z.array(SentinelAddress).optional(),
         /** Sentinel mode: the master's name, as in `sentinel monitor <name> ...`. */

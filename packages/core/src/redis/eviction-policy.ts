@@ -4,6 +4,7 @@
 // and runs twice, counters drift — where `noeviction` refuses new writes instead, which the API turns
 // into a clear 503 and loses nothing. Checked at every (re)connect: a failover may bring a Redis
 // configured differently.
+import { Cluster } from 'ioredis';
 import type { RedisClient } from './connection.js';
 import type { Logger } from '../logger.js';
 
@@ -42,7 +43,10 @@ export async function readMemorySettings(redis: RedisClient): Promise<MemorySett
 export function warnOnEvictionPolicy(redis: RedisClient, logger: Logger): void {
   let reported: string | undefined;
   const check = async (): Promise<void> => {
-    const settings = await readMemorySettings(redis);
+    // On Redis Cluster every master holds some types' queues: the first unsafe one is reported.
+    const nodes = redis instanceof Cluster ? redis.nodes('master') : [redis];
+    const all = await Promise.all(nodes.map((node) => readMemorySettings(node)));
+    const settings = all.find((s) => s?.policy !== SAFE_EVICTION_POLICY) ?? all[0] ?? null;
     const policy = settings?.policy ?? 'unknown';
     if (policy === reported) return; // said once per change, not at every reconnect
     reported = policy;
