@@ -9,8 +9,8 @@ export type RedisRole = 'api' | 'worker';
 /**
  * A connection to the engine's Redis, whichever the mode: one server (standalone, or the master the
  * sentinels name) or a Redis Cluster. Both speak the same commands; what differs is that in a cluster
- * every multi-key command, MULTI and script must stay in one hash slot (DESIGN.md, "Redis keys"), and a
- * pipeline on one node: see slot-groups.ts.
+ * every multi-key command, MULTI and script must stay in one hash slot (DESIGN.md, "Redis keys") and a
+ * pipeline on one node, so whatever spans task types goes as one group of commands per type.
  */
 export type RedisClient = Redis | Cluster;
 
@@ -30,7 +30,7 @@ export function createRedis(config: Config, role: RedisRole, extra: RedisOptions
       : { maxRetriesPerRequest: null, enableOfflineQueue: true }),
     ...extra,
   };
-  if (config.redis.mode === 'cluster') return createCluster(config.redis, role, base);
+  if (config.redis.mode === 'cluster') return createCluster(config.redis, base);
   const client =
     config.redis.mode === 'sentinel'
       ? new Redis({ ...sentinelOptions(config.redis), ...base })
@@ -44,10 +44,11 @@ export function createRedis(config: Config, role: RedisRole, extra: RedisOptions
 /**
  * Cluster mode: ioredis learns the slot map from any seed node and sends each command to the master
  * that owns its key's slot, following MOVED/ASK redirections after a resharding or a failover. The
- * per-node connections take the same options as a standalone connection (the API's fail-fast ones;
- * autoResendUnfulfilledCommands off, so nothing is replayed).
+ * per-node connections take the same options as a standalone connection: for the API no offline queue
+ * (a request while the cluster is unreachable fails at once: 503), a command timeout, and no replay of
+ * a command whose connection dropped (it fails by the timeout instead of being applied twice).
  */
-function createCluster(redis: Config['redis'], role: RedisRole, base: RedisOptions): Cluster {
+function createCluster(redis: Config['redis'], base: RedisOptions): Cluster {
   const { retryStrategy, maxRetriesPerRequest, enableOfflineQueue, ...nodeOptions } = base;
   const cluster = new Cluster(clusterSeeds(redis), {
     redisOptions: { ...dataNodeAuth(redis), ...nodeOptions },
@@ -55,8 +56,6 @@ function createCluster(redis: Config['redis'], role: RedisRole, base: RedisOptio
     enableOfflineQueue: enableOfflineQueue ?? true,
     // Reads go to masters too: a replica may lag behind a status change the client has just been told of.
     scaleReads: 'master',
-    // The API answers 503 at once when the cluster is down (as in standalone mode); workers wait.
-    ...(role === 'api' ? { maxRedirections: 16, retryDelayOnClusterDown: 100 } : {}),
   });
   // BullMQ reads maxRetriesPerRequest from the options it is given: ioredis keeps it in redisOptions.
   if (maxRetriesPerRequest !== undefined) cluster.options.redisOptions = { ...cluster.options.redisOptions, maxRetriesPerRequest };
