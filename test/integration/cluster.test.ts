@@ -111,10 +111,15 @@ describe('TaskEngine on a 3-master Redis Cluster, two API processes, three worke
   });
 
   it('stores a two-type batch as one transaction per type: a full node refuses its part, a retry with the same ids completes it once', async () => {
-    const stamp = Date.now();
-    const tasks = [echo({ id: `split-${stamp}-a` }), { ...items, id: `split-${stamp}-b` }, echo({ id: `split-${stamp}-c` })];
     const fullPort = await cluster.portOfKey(`${prefix}:{data_processing}:wait`);
     expect(await cluster.portOfKey(`${prefix}:{custom}:wait`)).not.toBe(fullPort);
+    // Client ids are claimed first, each in its own slot: ids whose claims live on another node, so the
+    // full node refuses the data_processing part and nothing before it.
+    let stamp = Date.now();
+    const claimOnFullNode = async (stamp: number): Promise<boolean> =>
+      (await Promise.all(['a', 'b', 'c'].map((s) => cluster.portOfKey(`${prefix}:id:split-${stamp}-${s}`)))).includes(fullPort);
+    while (await claimOnFullNode(stamp)) stamp++;
+    const tasks = [echo({ id: `split-${stamp}-a` }), { ...items, id: `split-${stamp}-b` }, echo({ id: `split-${stamp}-c` })];
     const full = cluster.masters.find((master) => master.port === fullPort)!;
     await cluster.configSet(full.port, 'maxmemory', '1');
     let refused: HttpResult;
