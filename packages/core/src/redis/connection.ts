@@ -6,6 +6,9 @@ import type { Config } from '../config/schema.js';
 
 export type RedisRole = 'api' | 'worker';
 
+/** How long an API command may take before it fails (a 503) instead of holding its request. */
+export const API_COMMAND_TIMEOUT_MS = 3000;
+
 export function createRedis(config: Config, role: RedisRole, extra: RedisOptions = {}): Redis {
   if (config.redis.mode === 'cluster') {
     throw new Error(`redis.mode "${config.redis.mode}" is not supported yet; use standalone or sentinel`);
@@ -17,7 +20,7 @@ export function createRedis(config: Config, role: RedisRole, extra: RedisOptions
       ? {
           enableOfflineQueue: false,
           maxRetriesPerRequest: 1,
-          commandTimeout: 3000,
+          commandTimeout: API_COMMAND_TIMEOUT_MS,
           connectTimeout: 2000,
           // Never replay a command whose fate is unknown (see failCommandsInFlight).
           autoResendUnfulfilledCommands: false,
