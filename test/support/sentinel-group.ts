@@ -25,6 +25,11 @@ export interface SentinelGroup {
   addresses: Array<{ host: string; port: number }>;
   /** The port the sentinels currently name as master. */
   masterPort(): Promise<number>;
+  /**
+   * Starts a new replica of the current master (e.g. replacing a master a test killed), on a port of
+   * its own so nothing else can have taken it meanwhile; resolves once it has synced.
+   */
+  addReplica(): Promise<RedisServerHandle>;
   /** SIGKILLs every process and removes their directories. */
   stop(): Promise<void>;
 }
@@ -110,16 +115,26 @@ export async function startSentinelGroup(): Promise<SentinelGroup> {
       },
       { timeoutMs: 20_000, intervalMs: 200, what: 'the sentinels to discover the replica and each other' },
     );
+    const masterPort = async (): Promise<number> => {
+      const [, port] = (await askSentinel(sentinels[0]!.port, (c) =>
+        c.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', MASTER_NAME),
+      )) as [string, string];
+      return Number(port);
+    };
     return {
       master,
       replica,
       sentinels,
       addresses: sentinels.map((s) => ({ host: '127.0.0.1', port: s.port })),
-      async masterPort() {
-        const [, port] = (await askSentinel(sentinels[0]!.port, (c) =>
-          c.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', MASTER_NAME),
-        )) as [string, string];
-        return Number(port);
+      masterPort,
+      async addReplica() {
+        const node = await startRedisServer(['--replicaof', '127.0.0.1', String(await masterPort())]);
+        started.push(node);
+        await waitFor(
+          () => askSentinel(node.port, (c) => c.info('replication')).then((info) => info.includes('master_link_status:up')),
+          { what: 'the new replica to sync' },
+        );
+        return node;
       },
       stop,
     };

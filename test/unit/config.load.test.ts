@@ -77,6 +77,35 @@ describe('loadConfig', () => {
     );
   });
 
+  it('reads the replica acknowledgement (WAIT) from the file or the environment, and refuses it in cluster mode', () => {
+    const problems = (yaml: string, env: NodeJS.ProcessEnv = {}): string => {
+      try {
+        loadConfig({ path: yamlFile(yaml), env });
+        return '';
+      } catch (err) {
+        return (err as ConfigError).message;
+      }
+    };
+    expect(loadConfig({ path: yamlFile(''), env: {} }).redis).toMatchObject({ wait_replicas: 0, wait_timeout_ms: 1000 });
+    expect(loadConfig({ path: yamlFile('redis: { wait_replicas: 2, wait_timeout_ms: 250 }\n'), env: {} }).redis).toMatchObject({
+      wait_replicas: 2,
+      wait_timeout_ms: 250,
+    });
+    const fromEnv = loadConfig({ path: yamlFile('redis: { wait_replicas: 2 }\n'), env: { REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '500' } });
+    expect(fromEnv.redis).toMatchObject({ wait_replicas: 1, wait_timeout_ms: 500 });
+    // Sentinel mode takes it: the connection is to the one master.
+    expect(loadConfig({ path: yamlFile(''), env: { REDIS_MODE: 'sentinel', REDIS_SENTINELS: 'a:1', REDIS_SENTINEL_NAME: 'm', REDIS_WAIT_REPLICAS: '1' } }).redis.wait_replicas).toBe(1);
+
+    expect(problems('', { REDIS_WAIT_REPLICAS: 'one' })).toContain('REDIS_WAIT_REPLICAS: expected a whole number, got "one"');
+    expect(problems('redis: { wait_replicas: -1 }\n')).toContain('redis.wait_replicas');
+    // WAIT 0 would block for ever: a timeout is required.
+    expect(problems('', { REDIS_WAIT_TIMEOUT_MS: '0' })).toContain('redis.wait_timeout_ms');
+    const cluster = problems('redis: { mode: cluster, nodes: ["10.0.0.1:6379"], wait_replicas: 1 }\n');
+    expect(cluster).toContain('redis.wait_replicas: not supported in cluster mode');
+    expect(problems('redis: { mode: cluster, nodes: ["10.0.0.1:6379"] }\n', { REDIS_WAIT_REPLICAS: '1' })).toContain('redis.wait_replicas: not supported in cluster mode');
+    expect(problems('redis: { mode: cluster, nodes: ["10.0.0.1:6379"], wait_replicas: 0 }\n')).toBe('');
+  });
+
   it('adds TASKENGINE_API_KEYS to the configured keys and checks key entries', () => {
     const config = loadConfig({ path: join(REPO_ROOT, 'config.yaml'), env: { TASKENGINE_API_KEYS: 'k1, k2' }, overrides: { auth: { api_keys: ['k0'] } } });
     expect(config.auth.api_keys).toEqual(['k0', 'k1', 'k2']);

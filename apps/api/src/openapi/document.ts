@@ -144,7 +144,10 @@ const ERRORS: Record<ErrorStatus, { name: string; description: string; headers?:
     description:
       '`unavailable`: Redis is unreachable, or out of memory (`details.reason`: `redis_out_of_memory`; nothing was ' +
       'stored); try again shortly. A create in flight when the connection to Redis dropped may have been stored: ' +
-      'retry it with the same client `id` to get exactly one task.',
+      'retry it with the same client `id` to get exactly one task. With `redis.wait_replicas` set, also when too few ' +
+      'replicas confirmed a create, retry or schedule in time (`details`: `{reason: "replication_timeout", ' +
+      'replicas_confirmed, replicas_wanted, task_ids | schedule_id}`): it is on the master but not yet replicated, ' +
+      'and repeating a create with the same client `id` is safe.',
   },
 };
 

@@ -29,6 +29,8 @@ export function retryRoutes({ store, retries }: RetryRouteDeps): Router {
     // A scoped key retries only its own types; naming another type is refused like any other use of it.
     if (types) assertTypeAllowed(res, types);
     const { taskIds, skipped } = await retries.retryMatching({ statuses, types: types ?? scopedTypes(res) ?? TaskType.options, limit });
+    // redis.wait_replicas: answered once replicas have every retry made here (one WAIT for them all).
+    if (taskIds.length) await store.replication?.confirmEarlierWrites({ kind: 'retry', taskIds });
     res.json({ success: true, retried: taskIds.length, task_ids: taskIds, skipped } satisfies TasksRetried);
   });
 
@@ -41,6 +43,7 @@ export function retryRoutes({ store, retries }: RetryRouteDeps): Router {
       // The contract's code for a 409 that is not about cancelling; details say what the task is.
       throw new ApiError(409, 'conflict', `task ${task.id} cannot be retried: ${result.reason}`, { status: result.status, reason: result.reason });
     }
+    await store.replication?.confirmEarlierWrites({ kind: 'retry', taskIds: [task.id] });
     res.json({ success: true, task_id: task.id, status: 'queued', previous_status: result.previous } satisfies TaskRetried);
   });
 

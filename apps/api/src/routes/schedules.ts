@@ -46,6 +46,8 @@ export function scheduleRoutes({ config, store, executors }: ScheduleRouteDeps):
     const { spec, problems } = normaliseScheduleBody(body, { config, executors, now });
     if (!spec) throw validationError(problems);
     const schedule = await schedules.create(spec, now);
+    // redis.wait_replicas: answered once replicas have the schedule and its first run.
+    await store.replication?.confirmEarlierWrites({ kind: 'schedule', scheduleId: schedule.id });
     res.status(201).json({ success: true, id: schedule.id, schedule } satisfies ScheduleCreated);
   });
 

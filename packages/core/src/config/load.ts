@@ -69,6 +69,8 @@ function environmentOverrides(env: NodeJS.ProcessEnv): { tree: Tree; problems: s
   if (env.REDIS_SENTINEL_NAME) set(['redis', 'name'], env.REDIS_SENTINEL_NAME);
   if (env.REDIS_SENTINEL_PASSWORD) set(['redis', 'sentinel_password'], env.REDIS_SENTINEL_PASSWORD);
   if (env.REDIS_PASSWORD) set(['redis', 'password'], env.REDIS_PASSWORD);
+  integer('REDIS_WAIT_REPLICAS', ['redis', 'wait_replicas']);
+  integer('REDIS_WAIT_TIMEOUT_MS', ['redis', 'wait_timeout_ms']);
   integer('PORT', ['server', 'port']);
   if (env.HOST) set(['server', 'host'], env.HOST);
   if (env.LOG_LEVEL) set(['logging', 'level'], env.LOG_LEVEL.toLowerCase());

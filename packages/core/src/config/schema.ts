@@ -116,9 +116,30 @@ export const Config = z
         /** The data nodes' password (and `db`): in standalone mode they override those in `url`. */
         password: z.string().optional(),
         db: z.number().int().nonnegative().optional(),
+        /**
+         * Acknowledge a create (and a retry, a schedule) only once this many replicas have it: Redis's
+         * `WAIT` after the write (store/replica-acknowledgement.ts). 0 (the default): answer as soon as
+         * the master has it; asynchronous replication may then lose the last writes if the master dies.
+         */
+        wait_replicas: count.default(0),
+        /** How long a write waits for those replicas before the API answers 503 (the write stays on the master). */
+        wait_timeout_ms: z.number().int().min(1).max(60_000).default(1000),
       })
       .strict()
       .superRefine((redis, ctx) => {
+        // In a cluster, WAIT counts the replicas of the one node the connection it is sent on talks
+        // to, and a create writes to the slot of its task type, which another node may own (a batch of
+        // several types, several nodes). Confirming it would take one WAIT per written shard, each on
+        // the connection to that shard's master, after each shard's own write: not built. Refused
+        // rather than silently waiting on whichever node ioredis picks for a keyless command.
+        if (redis.mode === 'cluster' && redis.wait_replicas > 0) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['wait_replicas'],
+            message:
+              'not supported in cluster mode (WAIT only counts the replicas of the node it is sent to, not of the shards a create writes to); set it to 0 and use min-replicas-to-write on each shard',
+          });
+        }
         if (redis.mode !== 'sentinel') return;
         if (!redis.sentinels?.length) {
           ctx.addIssue({ code: 'custom', path: ['sentinels'], message: 'sentinel mode needs at least one sentinel ("host:port")' });

@@ -6,6 +6,9 @@ import type { Config } from '../config/schema.js';
 
 export type RedisRole = 'api' | 'worker';
 
+/** How long an API command may take before it fails (a 503) instead of holding its request. */
+export const API_COMMAND_TIMEOUT_MS = 3000;
+
 /**
  * A connection to the engine's Redis, whichever the mode: one server (standalone, or the master the
  * sentinels name) or a Redis Cluster. Both speak the same commands; what differs is that in a cluster
@@ -22,7 +25,7 @@ export function createRedis(config: Config, role: RedisRole, extra: RedisOptions
       ? {
           enableOfflineQueue: false,
           maxRetriesPerRequest: 1,
-          commandTimeout: 3000,
+          commandTimeout: API_COMMAND_TIMEOUT_MS,
           connectTimeout: 2000,
           // Never replay a command whose fate is unknown (see failCommandsInFlight).
           autoResendUnfulfilledCommands: false,

@@ -141,6 +141,14 @@ export class TaskKeys {
     return { hash: base, ready: `${base}:ready`, holders: `${base}:holders`, left: `${base}:left` };
   }
 
+  /**
+   * A key the API writes (briefly, it expires) on its acknowledgement connection only so that a WAIT
+   * there covers writes another connection made just before (replica-acknowledgement.ts).
+   */
+  replicationBarrier(): string {
+    return `${this.prefix}:replication-barrier`;
+  }
+
   /** Pub/sub channel carrying cancel requests of running tasks to every worker. */
   cancelChannel(): string {
     return `${this.prefix}:cancel`;

@@ -22,6 +22,7 @@ import { taskFromJobHash, type TaskJobData } from '../model/task.js';
 import { createdMember, TaskKeys } from '../redis/keys.js';
 import { gateOpenings, PartialCreate, type CreateWrite } from './create-writes.js';
 import { GroupCommitter } from './group-committer.js';
+import { isReplicationShortfall, ReplicaAcknowledgement } from './replica-acknowledgement.js';
 import { ScheduleStore } from './schedule-store.js';
 import { statsField } from '../stats/counters.js';
 import { defineEngineCommands, type EngineCommands, type EngineRedis } from '../redis/scripts.js';
@@ -66,6 +67,8 @@ export class TaskStore {
   readonly workflows: WorkflowCoordinator;
   /** Schedules live in the tasks' queues (BullMQ job schedulers), so they share this store's queues. */
   readonly schedules: ScheduleStore;
+  /** `redis.wait_replicas` > 0: writes are acknowledged only once replicas have them (null: off). */
+  readonly replication: ReplicaAcknowledgement | null;
   private readonly redis: EngineRedis;
 
   constructor(
@@ -74,6 +77,7 @@ export class TaskStore {
   ) {
     this.redis = defineEngineCommands(redis);
     this.keys = new TaskKeys(config.redis.prefix);
+    this.replication = ReplicaAcknowledgement.fromConfig(config, this.keys);
     this.workflows = new WorkflowCoordinator(redis, this.keys);
     this.queues = Object.fromEntries(
       TASK_TYPES.map((type) => [type, new Queue(this.keys.queueName(type), { connection: redis, prefix: config.redis.prefix })]),
@@ -237,8 +241,9 @@ export class TaskStore {
   private async commit(requests: CreateWrite[]): Promise<Array<void | Error>> {
     // BullMQ's client wraps our ioredis connection; its MULTI forwards plain commands to ioredis
     // (but takes HSET's fields as one object).
+    // With redis.wait_replicas, on the acknowledgement connection instead: WAIT then goes there too.
     const first = requests[0]!;
-    const client = await this.queues[first.specs[0]?.type ?? first.gates[0]!.type].backend.client;
+    const client = this.replication ? await this.replication.client() : await this.queues[first.specs[0]?.type ?? first.gates[0]!.type].backend.client;
     const tx = client.multi() as unknown as ChainableCommander;
     const createdCounts = new Map<string, { type: TaskType; priority: Priority; count: number }>();
     const indexEntries = new Map<TaskType, Array<number | string>>();
@@ -271,7 +276,9 @@ export class TaskStore {
     if (!results) throw new Error('task creation transaction was aborted');
     const bookkeeping = results.slice(commands).find(([err]) => err)?.[0];
     if (bookkeeping) throw bookkeeping;
-    return ranges.map(([from, to]) => results.slice(from, to).find(([err]) => err)?.[0] ?? undefined);
+    const outcomes = ranges.map(([from, to]) => results.slice(from, to).find(([err]) => err)?.[0] ?? undefined);
+    // Acknowledged only once enough replicas have the MULTI (WAIT on the connection that sent it).
+    return this.replication ? this.replication.confirm(outcomes, requests.map(({ specs }) => specs.map((spec) => spec.id))) : outcomes;
   }
 
   /**
@@ -350,8 +357,11 @@ export class TaskStore {
   private async store(specs: TaskSpec[], now: number): Promise<{ existing: Map<string, TaskObject>; held: HeldOutcomes }> {
     const { existing, claimedNow } = await this.claimClientIds(specs);
     const fresh = specs.filter((spec) => !existing.has(spec.id));
+    let unreplicated: unknown;
     try {
       if (fresh.length > 0) await this.write(fresh, now);
+      // A repeat writes nothing, yet its task may be one whose create answered 503 for want of replicas.
+      else await this.replication?.confirmEarlierWrites({ kind: 'tasks', taskIds: specs.map((spec) => spec.id) });
     } catch (err) {
       if (err instanceof PartialCreate) {
         // Cluster only: the stored tasks keep their claims (a retry finds them); their held ones are
@@ -359,19 +369,26 @@ export class TaskStore {
         await this.releaseClaims(claimedNow.filter((id) => !err.storedIds.includes(id)));
         throw err.toApiError(fresh.length);
       }
-      // The write is one MULTI: Redis refused it whole (e.g. full), so the ids must stay free; a claim
-      // left behind would make the client's retry with a corrected body a 409 for a task that does
-      // not exist. Redis takes deletes even when full. If instead the connection dropped after Redis
-      // ran the MULTI, the task exists and a retry finds it by looking for the task itself (as for an
-      // expired claim); if the delete cannot reach Redis, the claim stays and only delays a same-body
-      // retry by CLAIM_WAIT_MS (a different body gets 409 until the claim expires).
-      await this.releaseClaims(claimedNow);
-      throw err;
+      if (!isReplicationShortfall(err)) {
+        // The write is one MULTI: Redis refused it whole (e.g. full), so the ids must stay free; a claim
+        // left behind would make the client's retry with a corrected body a 409 for a task that does
+        // not exist. Redis takes deletes even when full. If instead the connection dropped after Redis
+        // ran the MULTI, the task exists and a retry finds it by looking for the task itself (as for an
+        // expired claim); if the delete cannot reach Redis, the claim stays and only delays a same-body
+        // retry by CLAIM_WAIT_MS (a different body gets 409 until the claim expires).
+        await this.releaseClaims(claimedNow);
+        throw err;
+      }
+      // On the master but not confirmed by enough replicas (redis.wait_replicas): the tasks exist, so
+      // their ids stay claimed and held ones are linked as usual; the client gets the 503 and may repeat.
+      unreplicated = err;
     }
     // Held tasks are stored before they are linked: if this process dies in between, the janitor
     // links them (RetentionJanitor, held tasks older than a grace).
     const held: HeldTask[] = fresh.flatMap((spec) => (spec.workflow ? [{ type: spec.type, id: spec.id, ...spec.workflow }] : []));
-    return { existing, held: held.length ? await this.workflows.link(held, now) : new Map() };
+    const outcomes: HeldOutcomes = held.length ? await this.workflows.link(held, now) : new Map();
+    if (unreplicated) throw unreplicated;
+    return { existing, held: outcomes };
   }
 
   /** The task object of a task just created, without reading it back. */
@@ -528,6 +545,7 @@ export class TaskStore {
 
   async close(): Promise<void> {
     await Promise.all(Object.values(this.queues).map((queue) => queue.close()));
+    await this.replication?.close();
   }
 }
 
