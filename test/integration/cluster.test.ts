@@ -2,8 +2,9 @@
 // processes configured with `redis: { mode: cluster, nodes }`, and the contract checked on it with
 // requests alternating between the API replicas: every endpoint, priorities, cancel of a running task,
 // a batch of two types (one MULTI per type's slot), a dependency across types (so across slots),
-// retries, schedules, live events, logs, and /stats and /workers agreeing on both replicas. Each task
-// type's keys share one hash slot, and the types' keys are found on more than one node.
+// retries, schedules, live events, logs, and /stats and /workers agreeing on both replicas (one replica
+// configured by file, the other by environment alone). Each task type's keys share one hash slot, and
+// the types' keys are found on more than one node.
 import { rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -20,14 +21,15 @@ const processes: EngineProcess[] = [];
 const streams: SseStream[] = [];
 let cluster: RedisClusterHandle;
 let configPath: string;
+let envConfigPath: string;
 let a: Replica;
 let b: Replica;
 /** Requests alternate between the replicas: each call goes to the other one from the last. */
 let turn = 0;
 const next = (): Replica => (turn++ % 2 === 0 ? a : b);
 
-async function startApi(name: string): Promise<Replica> {
-  const replica = spawnApiReplica(name, configPath, await freePort());
+async function startApi(name: string, env: Record<string, string> = {}, config = configPath): Promise<Replica> {
+  const replica = spawnApiReplica(name, config, await freePort(), env);
   processes.push(replica.process);
   await untilAnswering(replica);
   return replica;
@@ -59,7 +61,10 @@ beforeAll(async () => {
     redis: { mode: 'cluster', nodes: cluster.nodes, prefix },
     dependencies: { state_machine: { enabled: false }, oneapi: { enabled: false } },
   });
-  [a, b] = [await startApi('A'), await startApi('B')];
+  // B finds the cluster by environment alone: REDIS_MODE and a comma list of seeds in REDIS_URL.
+  envConfigPath = writeConfigFile(prefix, { redis: { prefix }, dependencies: { state_machine: { enabled: false }, oneapi: { enabled: false } } });
+  const seeds = cluster.nodes.map((node) => `redis://${node}`).join(',');
+  [a, b] = [await startApi('A'), await startApi('B', { REDIS_MODE: 'cluster', REDIS_URL: seeds }, envConfigPath)];
   for (let i = 0; i < WORKERS; i++) {
     processes.push(spawnWorkerProcess(configPath, { WORKER_TASK_TYPES: 'custom,data_processing', WORKER_CONCURRENCY: '2' }));
   }
@@ -73,7 +78,7 @@ afterAll(async () => {
   for (const p of processes) if (alive(p)) p.child.kill('SIGKILL');
   await Promise.all(processes.map((p) => p.exited));
   await cluster?.stop();
-  if (configPath) rmSync(dirname(configPath), { recursive: true, force: true });
+  for (const path of [configPath, envConfigPath]) if (path) rmSync(dirname(path), { recursive: true, force: true });
 }, 30_000);
 
 describe('TaskEngine on a 3-master Redis Cluster, two API processes, three workers', () => {

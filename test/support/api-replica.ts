@@ -12,9 +12,9 @@ export interface Replica {
 
 export const alive = (p: EngineProcess): boolean => p.child.exitCode === null && p.child.signalCode === null;
 
-/** Starts an API process with the config file; it is not answering yet (see untilAnswering). */
-export function spawnApiReplica(name: string, configPath: string, port: number): Replica {
-  const child = spawnEngineProcess(API_MAIN, configPath, { PORT: String(port) });
+/** Starts an API process with the config file (and environment); it is not answering yet (see untilAnswering). */
+export function spawnApiReplica(name: string, configPath: string, port: number, env: Record<string, string> = {}): Replica {
+  const child = spawnEngineProcess(API_MAIN, configPath, { ...env, PORT: String(port) });
   const url = `http://127.0.0.1:${port}`;
   // Every call has a deadline, so a replica that hangs fails the test instead of stalling it.
   return { name, url, process: child, request: (method, path, body) => request(url, method, path, body, {}, 10_000) };

@@ -66,9 +66,9 @@ function createCluster(redis: Config['redis'], base: RedisOptions): Cluster {
   return cluster;
 }
 
-/** The seed nodes: `nodes` ("host:port" or redis:// URLs), else the url's host and port. */
+/** The seed nodes: `nodes` ("host:port" or redis:// URLs), else those of `url` (one, or a comma list). */
 function clusterSeeds(redis: Config['redis']): ClusterNode[] {
-  const listed = redis.nodes?.length ? redis.nodes : [redis.url];
+  const listed = redis.nodes?.length ? redis.nodes : redis.url.split(',').map((seed) => seed.trim()).filter(Boolean);
   return listed.map((node) => {
     const parsed = new URL(/^rediss?:\/\//.test(node) ? node : `redis://${node}`);
     return { host: parsed.hostname.replace(/^\[|\]$/g, ''), port: Number(parsed.port || 6379) };
