@@ -5,7 +5,8 @@
 //   process        `tasks` × workers queued tasks drained by that many worker processes (concurrency each)
 //   end-to-end     batches through the APIs while the workers run; the load holds off while more than
 //                  `e2eBacklog` tasks wait, so what is created is what gets done: the sustained rate
-//   memory         Redis bytes per retained completed task, weighed after the process runs
+//   memory         Redis bytes per retained completed task, weighed after the process runs; once more
+//                  with a 1 KiB string in the payload (the echo result repeats it), for the per-byte cost
 // Every configuration runs `repeats` times, the configurations taking turns within each round so a drift
 // in a shared machine's speed weighs on all of them. CPU is read per process group: Redis from INFO cpu
 // (its main thread, which runs every command), the API and worker processes and this one (the load
@@ -119,6 +120,9 @@ export const ingestBatchName = (apis: number): string => `ingest-batch, ${plural
 export const processName = (workers: number): string => `process, ${plural(workers, 'worker')}`;
 export const endToEndName = (apis: number, workers: number): string => `end-to-end, ${plural(apis, 'API')} + ${plural(workers, 'worker')}`;
 export const MEMORY_NAME = 'Redis per retained completed task';
+/** Extra payload bytes of the second memory measurement. */
+const PAYLOAD_EXTRA = 1024;
+export const MEMORY_PAYLOAD_NAME = `Redis per retained completed task, +${PAYLOAD_EXTRA} B payload (echoed)`;
 /** 1 s of one core ÷ Redis's CPU per task in the fastest end-to-end configuration. */
 export const CEILING_NAME = 'Redis-bound ceiling, projected';
 
@@ -198,6 +202,24 @@ export async function capacity(ctx: Context): Promise<Omit<ScenarioResult, 'seco
       return { perSecond: tasks / seconds, ...usage };
     } finally {
       for (const worker of workers) await worker.stop();
+      await side.wipe();
+    }
+  };
+
+  /** Bytes per completed task, and the share of the type's event stream (capped by BullMQ, not per task). */
+  const weighWithPayload = async (): Promise<{ bytesPerTask: number; streamBytesPerTask: number }> => {
+    const tasks = opts.tasks;
+    await side.wipe();
+    const worker = await side.startWorker(opts.concurrency);
+    try {
+      await fill(ctx, side, tasks, 2, { ...SMALL_TASK, payload: { ...SMALL_PAYLOAD, blob: 'x'.repeat(PAYLOAD_EXTRA) } });
+      await waitCompleted(side, tasks);
+      await worker.stop();
+      const weighed = await memoryUnder(ctx.redis, side.prefix);
+      const stream = Number(await ctx.redis.admin.call('MEMORY', 'USAGE', `${side.prefix}:{custom}:events`, 'SAMPLES', '0'));
+      return { bytesPerTask: weighed.bytes / tasks, streamBytesPerTask: stream / tasks };
+    } finally {
+      await worker.stop();
       await side.wipe();
     }
   };
@@ -295,6 +317,10 @@ export async function capacity(ctx: Context): Promise<Omit<ScenarioResult, 'seco
     }
   }
 
+  // Memory is the same from run to run (the drains above show it): one weighing with a payload is enough.
+  const withPayload = await weighWithPayload();
+  ctx.log(`    memory: ${Math.round(median(memory.map((m) => m.bytesPerTask)))} B/task; +${PAYLOAD_EXTRA} B payload: ${Math.round(withPayload.bytesPerTask)} B/task`);
+
   // Redis's CPU per task end to end, taken where the engine ran fastest (the busiest Redis), projects the
   // rate at which Redis alone would fill one core.
   const fastest = opts.apis
@@ -304,6 +330,8 @@ export async function capacity(ctx: Context): Promise<Omit<ScenarioResult, 'seco
   const metrics = figures.metrics();
   const bytes = memory.map((m) => m.bytesPerTask);
   metrics.push({ ...metric(MEMORY_NAME, 'bytes', { project: bytes }, null), best: Math.min(...bytes), spread: [Math.min(...bytes), Math.max(...bytes)] });
+  const payloadBytes = withPayload.bytesPerTask;
+  metrics.push({ ...metric(MEMORY_PAYLOAD_NAME, 'bytes', { project: [payloadBytes] }, null), best: payloadBytes, spread: [payloadBytes, payloadBytes] });
   const ceilings = fastest.samples.map((s) => s.usPerTask.redis).filter((us): us is number => typeof us === 'number' && us > 0).map((us) => 1e6 / us);
   if (ceilings.length) {
     metrics.push({ ...metric(CEILING_NAME, 'tasks/s', { project: ceilings }, null), best: Math.max(...ceilings), spread: [Math.min(...ceilings), Math.max(...ceilings)] });
@@ -340,7 +368,13 @@ export async function capacity(ctx: Context): Promise<Omit<ScenarioResult, 'seco
     cpu_us_per_task: figures.byGroup((s) => s.usPerTask),
     cpu_percent: figures.byGroup((s) => s.percent),
     peak_rss_mib: { api: peak.api || null, worker: peak.worker || null },
-    details: { end_to_end_runs: endToEndRuns, memory_runs: memory },
+    details: {
+      end_to_end_runs: endToEndRuns,
+      memory_runs: memory,
+      // The type's BullMQ event stream is trimmed to about 10,000 entries whatever the retention: its share
+      // per task shrinks as more tasks are retained.
+      memory_with_payload: { extra_payload_bytes: PAYLOAD_EXTRA, tasks: opts.tasks, bytes_per_task: payloadBytes, event_stream_bytes_per_task: withPayload.streamBytesPerTask },
+    },
     met: null,
   };
 }
@@ -373,7 +407,7 @@ export function capacityTable(result: Omit<ScenarioResult, 'seconds'>, cores: nu
       whole(us?.redis),
       whole(us?.apis),
       whole(us?.workers),
-      pct ? bound(pct, cores) : '—',
+      pct ? bound(m.metric, pct, cores) : '—',
     ];
   });
   return markdownTable(header, rows);
@@ -386,9 +420,15 @@ function others(pct: Record<string, number | null>): number | null {
   return Math.max(0, pct.machine - own);
 }
 
-/** What limited a measurement: Redis's one thread, or every core of the machine busy. */
-function bound(pct: Record<string, number | null>, cores: number): string {
+/**
+ * What limited a measurement: Redis's one thread, every core of the machine, or the API or worker
+ * processes' own event loops (each at a core or more: a Node process also runs GC threads).
+ */
+function bound(name: string, pct: Record<string, number | null>, cores: number): string {
+  const count = (word: string): number => Number(new RegExp(`(\\d+) ${word}`).exec(name)?.[1] ?? 0);
   if ((pct.redis ?? 0) >= 90) return 'Redis (one core)';
   if ((pct.machine ?? 0) >= cores * 100 * 0.9) return 'machine CPU';
+  if (count('API') && (pct.apis ?? 0) >= 90 * count('API')) return 'API processes';
+  if (count('worker') && (pct.workers ?? 0) >= 90 * count('worker')) return 'worker processes';
   return '—';
 }
