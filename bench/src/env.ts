@@ -192,6 +192,45 @@ export function cpuMs(pid: number | undefined): number | null {
   }
 }
 
+/** Peak resident memory (VmHWM, MiB) of a local process; null when it cannot be read. */
+export function peakRssMiB(pid: number | undefined): number | null {
+  if (!pid) return null;
+  try {
+    const kib = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+    return Number.isFinite(kib) ? Math.round(kib / 102.4) / 10 : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * CPU milliseconds Redis has used so far, from INFO cpu (so it works for a Redis on another machine too):
+ * the main thread's, where Redis reports it (7.0+: the thread that runs every command, the one that
+ * saturates), else the whole process's.
+ */
+export async function redisCpuMs(redis: RedisHandle): Promise<number> {
+  const info = await redis.admin.info('cpu');
+  const field = (name: string): number | undefined => {
+    const value = new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1];
+    return value === undefined ? undefined : Number(value);
+  };
+  const user = field('used_cpu_user_main_thread') ?? field('used_cpu_user') ?? 0;
+  const sys = field('used_cpu_sys_main_thread') ?? field('used_cpu_sys') ?? 0;
+  return (user + sys) * 1000;
+}
+
+/** Busy CPU ticks (100 Hz) of the whole machine so far, all cores together, from /proc/stat; null off Linux. */
+export function machineBusyTicks(): number | null {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq ...: busy is all but idle and iowait.
+    const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0] = fields;
+    return user + nice + system + irq + softirq;
+  } catch {
+    return null;
+  }
+}
+
 /** CPU milliseconds each named process (a pid, or 'self' for this one) uses between start and read(). */
 export function cpuMeter(pids: Record<string, number | 'self' | undefined>): { read(): Record<string, number | null> } {
   const now = (pid: number | 'self' | undefined): number | null => {
@@ -240,27 +279,41 @@ export abstract class Side {
 
   /** Starts the side's HTTP API and waits until it answers. */
   async startApi(): Promise<void> {
-    const port = await freePort();
-    const api = this.spawnApi(port);
-    this.api = api;
-    this.apiUrl = `http://127.0.0.1:${port}`;
-    await waitFor(
-      async () => {
-        api.assertRunning();
-        await fetch(this.apiUrl + '/health');
-        return true;
-      },
-      { what: `${api.name} to listen` },
-    );
+    const { child, url } = await this.startExtraApi();
+    this.api = child;
+    this.apiUrl = url;
   }
 
-  /** Starts a worker process and waits until BullMQ sees it waiting for jobs. */
+  /**
+   * Starts one more API process of the side (same prefix and config, a port of its own) and waits until it
+   * answers; the caller stops it. Runs with several API processes use it.
+   */
+  async startExtraApi(): Promise<{ child: Child; url: string }> {
+    const port = await freePort();
+    const child = this.spawnApi(port);
+    const url = `http://127.0.0.1:${port}`;
+    await waitFor(
+      async () => {
+        child.assertRunning();
+        await fetch(url + '/health');
+        return true;
+      },
+      { what: `${child.name} to listen` },
+    );
+    return { child, url };
+  }
+
+  /**
+   * Starts a worker process and waits until BullMQ sees one more worker than before it started (so a second
+   * or third process is waited for too).
+   */
   async startWorker(concurrency: number): Promise<Child> {
+    const before = await this.queue.getWorkersCount();
     const worker = this.spawnWorker(concurrency);
     await waitFor(
       async () => {
         worker.assertRunning();
-        return (await this.queue.getWorkersCount()) > 0;
+        return (await this.queue.getWorkersCount()) > before;
       },
       { what: `${worker.name} to start` },
     );

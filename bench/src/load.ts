@@ -13,16 +13,20 @@ export interface CannonResult {
   latency: { mean: number; p50: number; p99: number };
 }
 
-/** Runs autocannon against one URL; any non-2xx answer or connection error fails the run. */
+/**
+ * Runs autocannon against one URL, or several (its connections spread over them in turn: several API
+ * processes); any non-2xx answer or connection error fails the run.
+ */
 export async function cannon(options: {
-  url: string;
+  url: string | string[];
   method?: 'GET' | 'POST';
   body?: string;
   connections: number;
   seconds: number;
 }): Promise<CannonResult> {
   const result = await autocannon({
-    url: options.url,
+    // autocannon takes a list of URLs, which its typings do not say.
+    url: options.url as string,
     method: options.method ?? 'GET',
     connections: options.connections,
     duration: options.seconds,

@@ -21,6 +21,9 @@ export interface Metric {
   target: Target | null;
   met: boolean | null;
   runs: { project: number[]; baseline: number[] };
+  /** capacity figures: the best run (the highest rate, the lowest size) and the lowest and highest run. */
+  best?: number;
+  spread?: [number, number];
 }
 
 export interface ScenarioResult {
@@ -34,6 +37,12 @@ export interface ScenarioResult {
    * /proc, 10 ms ticks; redis only when it runs on this machine; bench = this process, the load generator).
    */
   cpu_us_per_task?: Record<string, Record<string, number | null>>;
+  /** capacity: CPU used while each metric was measured, % of one core, by process group (median over the runs). */
+  cpu_percent?: Record<string, Record<string, number | null>>;
+  /** capacity: the highest resident memory (VmHWM, MiB) any API or worker process reached. */
+  peak_rss_mib?: Record<string, number | null>;
+  /** Figures behind the metrics that fit no column (e.g. created vs completed rates of each run). */
+  details?: Record<string, unknown>;
   /** Every target of the scenario met (null: it has none). */
   met: boolean | null;
   seconds: number;
@@ -85,8 +94,8 @@ export function scenarioMet(metrics: Metric[]): boolean | null {
   return judged.length === 0 ? null : judged.every((m) => m.met);
 }
 
-function figure(value: number | null): string {
-  if (value === null || Number.isNaN(value)) return '—';
+export function figure(value: number | null | undefined): string {
+  if (value === null || value === undefined || Number.isNaN(value)) return '—';
   const abs = Math.abs(value);
   if (abs >= 1000) return Math.round(value).toLocaleString('en-US');
   if (abs >= 100) return value.toFixed(0);
@@ -113,6 +122,11 @@ export function table(results: ScenarioResult[]): string {
       m.met === null ? '—' : m.met ? 'yes' : 'NO',
     ]),
   );
+  return markdownTable(header, rows);
+}
+
+/** Rows under a header as a Markdown table, columns padded to their widest cell. */
+export function markdownTable(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: string[]): string => `| ${cells.map((cell, i) => cell.padEnd(widths[i]!)).join(' | ')} |`;
   return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');

@@ -2,11 +2,13 @@
 // table of figures and ratios, and writes them as JSON (bench/results/latest.json; smoke.json with --smoke).
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { BaselineSide, machine, newRunId, openRedis, ProjectSide, REPO_ROOT, stopAll } from './env.js';
 import { parseOptions, UsageError, type ScenarioName } from './options.js';
 import { table, type ScenarioResult } from './report.js';
 import { cancel } from './scenarios/cancel.js';
+import { capacity, capacityTable } from './scenarios/capacity.js';
 import type { Context } from './scenarios/common.js';
 import { ingestBatch, ingestSingle } from './scenarios/ingest.js';
 import { latency } from './scenarios/latency.js';
@@ -31,6 +33,8 @@ async function main(): Promise<void> {
   const opts = parseOptions(process.argv.slice(2), RESULTS_DIR);
   const log = (message: string): void => void process.stderr.write(`${message}\n`);
   const began = Date.now();
+  // What else kept the machine busy as the run began (a shared machine's figures move with it).
+  const loadBefore = loadavg().map((n) => Math.round(n * 100) / 100);
   const redis = await openRedis(opts.redisUrl);
   const runId = newRunId();
   const profileDir = join(RESULTS_DIR, 'profiles');
@@ -50,7 +54,9 @@ async function main(): Promise<void> {
   process.once('SIGTERM', stopping);
   try {
     log(`redis ${redis.private ? 'private' : 'given'} at ${redis.url}, prefixes ${project.prefix} / ${baseline.prefix}`);
-    await Promise.all([project.startApi(), baseline.startApi()]);
+    // capacity and cancel measure the project alone.
+    const needsBaseline = opts.scenarios.some((name) => name !== 'capacity' && name !== 'cancel');
+    await Promise.all([project.startApi(), needsBaseline ? baseline.startApi() : Promise.resolve()]);
     const timedScenario = async (name: ScenarioName, work: () => Promise<Partial>): Promise<void> => {
       log(`${name}:`);
       const started = Date.now();
@@ -71,6 +77,7 @@ async function main(): Promise<void> {
     if (wanted('latency')) await timedScenario('latency', () => latency(ctx));
     if (wanted('scale-with-size')) await timedScenario('scale-with-size', () => scaleWithSize(ctx));
     if (wanted('cancel')) await timedScenario('cancel', () => cancel(ctx));
+    if (wanted('capacity')) await timedScenario('capacity', () => capacity(ctx));
   } finally {
     await project.close().catch(() => {});
     await baseline.close().catch(() => {});
@@ -83,7 +90,7 @@ async function main(): Promise<void> {
   const report = {
     generated_at: new Date().toISOString(),
     commit: gitCommit(),
-    machine: machine(redis.version),
+    machine: { ...machine(redis.version), load_average_before: loadBefore },
     mode: opts.smoke ? 'smoke' : 'full',
     total_seconds: (Date.now() - began) / 1000,
     options: { ...opts, redisUrl: opts.redisUrl ? 'given' : 'private redis-server' },
@@ -91,7 +98,9 @@ async function main(): Promise<void> {
   };
   mkdirSync(dirname(opts.out), { recursive: true });
   writeFileSync(opts.out, `${JSON.stringify(report, null, 2)}\n`);
-  process.stdout.write(`\n${table(results)}\n\nwritten to ${opts.out} (${Math.round(report.total_seconds)} s)\n`);
+  const capacityResult = results.find((result) => result.scenario === 'capacity');
+  const capacityText = capacityResult ? `\n\ncapacity (CPU as % of one core):\n${capacityTable(capacityResult, cpus().length)}` : '';
+  process.stdout.write(`\n${table(results)}${capacityText}\n\nwritten to ${opts.out} (${Math.round(report.total_seconds)} s)\n`);
 }
 
 main().catch(async (err: Error) => {

@@ -19,22 +19,25 @@ export interface Context {
 export const SMALL_PAYLOAD = { greeting: 'hi' };
 export const SMALL_TASK = { type: 'custom', payload: SMALL_PAYLOAD };
 
-export const batchBody = (size: number): string => JSON.stringify({ tasks: Array.from({ length: size }, () => SMALL_TASK) });
+export const batchBody = (size: number, task: object = SMALL_TASK): string => JSON.stringify({ tasks: Array.from({ length: size }, () => task) });
 
 /** The baseline's jobs for `count` small tasks, as addBulk takes them. */
 export const bulkJobs = (count: number) =>
   Array.from({ length: count }, () => ({ name: 'custom', data: jobData(SMALL_PAYLOAD), opts: jobOptions() }));
 
-/** Adds `count` small tasks: through POST /tasks/batch for the project, addBulk for the baseline. */
-export async function fill(ctx: Context, side: Side, count: number, inFlight = 2): Promise<void> {
-  const size = ctx.opts.batchSize;
+/**
+ * Adds `count` small tasks: through POST /tasks/batch for the project, addBulk for the baseline. The
+ * project's tasks can be another body (`task`, e.g. a larger payload), in batches kept under 512 KiB.
+ */
+export async function fill(ctx: Context, side: Side, count: number, inFlight = 2, task: object = SMALL_TASK): Promise<void> {
+  const size = Math.max(1, Math.min(ctx.opts.batchSize, Math.floor((512 * 1024) / JSON.stringify(task).length)));
   const batches = Math.ceil(count / size);
   const sizeOf = (i: number): number => Math.min(size, count - i * size);
   if (side.name === 'project') {
     const bodies = new Map<number, string>();
     await bounded(batches, inFlight, async (i) => {
       const n = sizeOf(i);
-      if (!bodies.has(n)) bodies.set(n, batchBody(n));
+      if (!bodies.has(n)) bodies.set(n, batchBody(n, task));
       await httpOk(side.apiUrl, 'POST', '/tasks/batch', bodies.get(n));
     });
   } else {
