@@ -7,7 +7,7 @@
 // writes before the kill (see the README). With the replica promoted and no other left, creates are
 // refused (503 `replication_timeout`) until a new replica joins.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { startEngine, waitFor, type Engine, type HttpResult } from '../support/harness.js';
+import { startEngine, tasksNotCompleted, waitFor, type Engine, type HttpResult } from '../support/harness.js';
 import { MASTER_NAME, startSentinelGroup, type SentinelGroup } from '../support/sentinel-group.js';
 
 let group: SentinelGroup | undefined;
@@ -40,23 +40,6 @@ async function create(body: Record<string, unknown>): Promise<string> {
   return res.body.task.id as string;
 }
 
-/** Waits until every task is finished; returns the statuses of those that did not complete. */
-async function waitAllFinished(ids: string[], timeoutMs: number): Promise<Record<string, string>> {
-  const statuses = new Map<string, string>();
-  await waitFor(
-    async () => {
-      for (const id of ids) {
-        if (['completed', 'failed', 'cancelled'].includes(statuses.get(id) ?? '')) continue;
-        const res = await engine!.request('GET', `/tasks/${id}`);
-        if (res.status === 200) statuses.set(id, res.body.status);
-      }
-      return ids.every((id) => ['completed', 'failed', 'cancelled'].includes(statuses.get(id) ?? ''));
-    },
-    { timeoutMs, intervalMs: 200, what: `${ids.length} tasks to finish` },
-  );
-  return Object.fromEntries([...statuses].filter(([, status]) => status !== 'completed'));
-}
-
 /** Why a 503 was refused: `details.reason` (e.g. replication_timeout), else Redis was unreachable. */
 const reasonOf = (res: HttpResult): string => (res.status === 503 ? (res.body?.error?.details?.reason ?? 'unreachable') : String(res.status));
 
@@ -66,7 +49,7 @@ describe('Redis Sentinel', () => {
     const g = group!;
 
     const warmUp = await Promise.all(Array.from({ length: 5 }, () => create(echoTask)));
-    expect(await waitAllFinished(warmUp, 15_000)).toEqual({});
+    expect(await tasksNotCompleted(engine!, warmUp, 15_000)).toEqual({});
 
     // Work in flight at the kill: some running on the worker, the rest waiting in the queue.
     const acknowledged = await Promise.all(Array.from({ length: 12 }, (_, i) => create(i % 3 ? sleepTask : echoTask)));
@@ -119,7 +102,7 @@ describe('Redis Sentinel', () => {
 
     // The worker found the new master too: every task acknowledged before, at and after the kill completes.
     createdAfter.push(...(await Promise.all(Array.from({ length: 3 }, () => create(echoTask)))));
-    expect(await waitAllFinished([...acknowledged, ...createdAfter], 30_000)).toEqual({});
+    expect(await tasksNotCompleted(engine!, [...acknowledged, ...createdAfter], 30_000)).toEqual({});
     expect(failoverMs).toBeLessThan(30_000);
   }, 90_000);
 });

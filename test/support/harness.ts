@@ -223,6 +223,24 @@ export async function createTask(engine: Engine, body: Record<string, unknown>):
   return res.body.task;
 }
 
+/** Waits until every task is final; returns the status of each that did not complete. */
+export async function tasksNotCompleted(engine: Engine, ids: string[], timeoutMs: number): Promise<Record<string, string>> {
+  const final = ['completed', 'failed', 'cancelled', 'timeout'];
+  const statuses = new Map<string, string>();
+  await waitFor(
+    async () => {
+      for (const id of ids) {
+        if (final.includes(statuses.get(id) ?? '')) continue;
+        const res = await engine.request('GET', `/tasks/${id}`);
+        if (res.status === 200) statuses.set(id, res.body.status);
+      }
+      return ids.every((id) => final.includes(statuses.get(id) ?? ''));
+    },
+    { timeoutMs, intervalMs: 200, what: `${ids.length} tasks to finish` },
+  );
+  return Object.fromEntries([...statuses].filter(([, status]) => status !== 'completed'));
+}
+
 export async function waitForStatus(engine: Engine, id: string, statuses: string | string[], timeoutMs = 15_000): Promise<any> {
   const wanted = Array.isArray(statuses) ? statuses : [statuses];
   return waitFor(

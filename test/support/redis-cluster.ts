@@ -1,6 +1,7 @@
-// A Redis Cluster on loopback for tests: three masters (no replicas), each a real redis-server with
-// `cluster-enabled yes` in a temporary directory of its own, joined by `redis-cli --cluster create`
-// (which spreads the 16384 slots evenly), ready once every node reports `cluster_state:ok`.
+// A Redis Cluster on loopback for tests: masters (three by default) and optionally a replica of each,
+// every node a real redis-server with `cluster-enabled yes` in a temporary directory of its own, joined
+// by `redis-cli --cluster create` (which spreads the 16384 slots evenly over the masters), ready once
+// every node reports `cluster_state:ok` and every replica is in sync.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
@@ -10,7 +11,10 @@ import { removeDir, startRedisServer, type RedisServerHandle } from './redis-ser
 const run = promisify(execFile);
 
 export interface RedisClusterHandle {
+  /** The nodes that were masters at creation. */
   masters: RedisServerHandle[];
+  /** Their replicas (none unless asked for). */
+  replicas: RedisServerHandle[];
   /** Seed nodes as the engine's config spells them (`redis.nodes`). */
   nodes: string[];
   /** Which master holds a key (by CLUSTER KEYSLOT and the slot map). */
@@ -33,36 +37,55 @@ async function ask<T>(port: number, question: (client: Redis) => Promise<T>): Pr
   }
 }
 
-export async function startRedisCluster(size = 3): Promise<RedisClusterHandle> {
-  const masters: RedisServerHandle[] = [];
+export async function startRedisCluster(size = 3, { replicas = false } = {}): Promise<RedisClusterHandle> {
+  const servers: RedisServerHandle[] = [];
   const stop = async (): Promise<void> => {
-    await Promise.all(masters.map((master) => master.stop('SIGKILL')));
-    for (const master of masters) removeDir(master.dir);
+    await Promise.all(servers.map((server) => server.stop('SIGKILL')));
+    for (const server of servers) removeDir(server.dir);
   };
   try {
-    for (let i = 0; i < size; i++) {
-      masters.push(await startRedisServer(['--cluster-enabled', 'yes', '--cluster-node-timeout', '2000', '--maxmemory-policy', 'noeviction']));
+    for (let i = 0; i < (replicas ? 2 * size : size); i++) {
+      servers.push(await startRedisServer(['--cluster-enabled', 'yes', '--cluster-node-timeout', '2000', '--maxmemory-policy', 'noeviction']));
     }
-    const addresses = masters.map((master) => `127.0.0.1:${master.port}`);
-    await run('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes'], { timeout: 30_000 });
-    for (const master of masters) {
-      await waitFor(() => ask(master.port, (c) => c.cluster('INFO')).then((info) => String(info).includes('cluster_state:ok')), {
-        timeoutMs: 20_000,
-        intervalMs: 100,
-        what: `cluster node ${master.port} to be ok`,
-      });
+    const addresses = servers.map((server) => `127.0.0.1:${server.port}`);
+    await run('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-replicas', replicas ? '1' : '0', '--cluster-yes'], { timeout: 30_000 });
+    for (const server of servers) {
+      await waitFor(
+        () =>
+          ask(server.port, async (c) => {
+            const [info, replication] = [String(await c.cluster('INFO')), await c.info('replication')];
+            return info.includes('cluster_state:ok') && (!replication.includes('role:slave') || replication.includes('master_link_status:up'));
+          }),
+        { timeoutMs: 20_000, intervalMs: 100, what: `cluster node ${server.port} to be ok and in sync` },
+      );
     }
+    const roles = await Promise.all(servers.map((server) => ask(server.port, (c) => c.info('replication'))));
+    const masters = servers.filter((_, i) => roles[i]!.includes('role:master'));
+    // Any node that still answers knows the slot map (a test may have killed some).
+    const askAny = async <T>(question: (client: Redis) => Promise<T>): Promise<T> => {
+      let last: unknown;
+      for (const server of servers) {
+        if (server.process.exitCode !== null || server.process.signalCode !== null) continue;
+        try {
+          return await ask(server.port, question);
+        } catch (err) {
+          last = err;
+        }
+      }
+      throw last ?? new Error('no cluster node answers');
+    };
     const slotOwner = async (slot: number): Promise<number> => {
-      const ranges = await ask(masters[0]!.port, (c) => c.cluster('SLOTS'));
+      const ranges = await askAny((c) => c.cluster('SLOTS'));
       const range = ranges.find(([from, to]) => slot >= from && slot <= to);
       if (!range) throw new Error(`no node owns slot ${slot}`);
       return range[2]![1];
     };
     return {
       masters,
+      replicas: servers.filter((server) => !masters.includes(server)),
       nodes: addresses,
       async portOfKey(key) {
-        return slotOwner(Number(await ask(masters[0]!.port, (c) => c.cluster('KEYSLOT', key))));
+        return slotOwner(Number(await askAny((c) => c.cluster('KEYSLOT', key))));
       },
       async configSet(port, name, value) {
         await ask(port, (c) => c.config('SET', name, value));
