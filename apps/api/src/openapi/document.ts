@@ -147,7 +147,9 @@ const ERRORS: Record<ErrorStatus, { name: string; description: string; headers?:
       'retry it with the same client `id` to get exactly one task. With `redis.wait_replicas` set, also when too few ' +
       'replicas confirmed a create, retry or schedule in time (`details`: `{reason: "replication_timeout", ' +
       'replicas_confirmed, replicas_wanted, task_ids | schedule_id}`): it is on the master but not yet replicated, ' +
-      'and repeating a create with the same client `id` is safe.',
+      'and repeating a create with the same client `id` is safe. On Redis Cluster, a batch of several types whose ' +
+      'types were stored on some nodes and refused on another: `details`: `{reason: "partially_stored", ' +
+      'stored_task_ids}`; sending the same batch again with the same ids creates the rest once.',
   },
 };
 
