@@ -8,7 +8,8 @@ import { BaselineSide, machine, newRunId, openRedis, ProjectSide, REPO_ROOT, sto
 import { parseOptions, UsageError, type ScenarioName } from './options.js';
 import { table, type ScenarioResult } from './report.js';
 import { cancel } from './scenarios/cancel.js';
-import { capacity, capacityTable } from './scenarios/capacity.js';
+import { capacity } from './scenarios/capacity.js';
+import { capacityTable } from './scenarios/capacity-table.js';
 import type { Context } from './scenarios/common.js';
 import { ingestBatch, ingestSingle } from './scenarios/ingest.js';
 import { latency } from './scenarios/latency.js';

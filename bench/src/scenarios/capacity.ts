@@ -8,69 +8,15 @@
 //   memory         Redis bytes per retained completed task, weighed after the process runs; once more
 //                  with a 1 KiB string in the payload (the echo result repeats it), for the per-byte cost
 // Every configuration runs `repeats` times, the configurations taking turns within each round so a drift
-// in a shared machine's speed weighs on all of them. CPU is read per process group: Redis from INFO cpu
-// (its main thread, which runs every command), the API and worker processes and this one (the load
-// generator) from /proc, and the whole machine from /proc/stat (other work on it included).
+// in a shared machine's speed weighs on all of them. CPU is read per process group (capacity-meter.ts);
+// capacity-table.ts prints the result.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Child } from '../env.js';
-import { cpuMs, machineBusyTicks, memoryUnder, peakRssMiB, redisCpuMs } from '../env.js';
+import { memoryUnder, peakRssMiB } from '../env.js';
 import { cannon, httpOk, performance } from '../load.js';
-import { figure, markdownTable, median, metric, type Metric, type ScenarioResult } from '../report.js';
+import { median, metric, type Metric, type ScenarioResult } from '../report.js';
+import { GROUPS, startMeter, type ByGroup, type Sample } from './capacity-meter.js';
 import { batchBody, fill, SMALL_PAYLOAD, SMALL_TASK, waitCompleted, type Context } from './common.js';
-
-const GROUPS = ['redis', 'apis', 'workers', 'bench', 'machine'] as const;
-type Group = (typeof GROUPS)[number];
-type ByGroup = Record<Group, number | null>;
-
-interface Sample {
-  perSecond: number;
-  /** CPU used during the measurement, % of one core. */
-  percent: ByGroup;
-  /** CPU microseconds per task. */
-  usPerTask: ByGroup;
-}
-
-/** Starts reading CPU use; stop(tasks) gives each group's share of a core and its microseconds per task. */
-async function startMeter(ctx: Context, pids: { apis: Array<number | undefined>; workers: Array<number | undefined> }) {
-  const sum = (list: Array<number | undefined>): number | null => {
-    if (list.length === 0) return null;
-    let total = 0;
-    for (const pid of list) {
-      const ms = cpuMs(pid);
-      if (ms === null) return null;
-      total += ms;
-    }
-    return total;
-  };
-  const read = async (): Promise<ByGroup & { at: number }> => {
-    const self = process.cpuUsage();
-    const ticks = machineBusyTicks();
-    return {
-      redis: await redisCpuMs(ctx.redis),
-      apis: sum(pids.apis),
-      workers: sum(pids.workers),
-      bench: (self.user + self.system) / 1000,
-      machine: ticks === null ? null : ticks * 10,
-      at: performance.now(),
-    };
-  };
-  const before = await read();
-  return {
-    async stop(tasks: number): Promise<{ percent: ByGroup; usPerTask: ByGroup }> {
-      const after = await read();
-      const seconds = (after.at - before.at) / 1000;
-      const percent = {} as ByGroup;
-      const usPerTask = {} as ByGroup;
-      for (const group of GROUPS) {
-        const [a, b] = [before[group], after[group]];
-        const ms = a === null || b === null ? null : b - a;
-        percent[group] = ms === null ? null : Math.round(ms / seconds / 10);
-        usPerTask[group] = ms === null || tasks === 0 ? null : Math.round((ms * 1000) / tasks);
-      }
-      return { percent, usPerTask };
-    },
-  };
-}
 
 /** One configuration's runs, gathered over the rounds. */
 class Figures {
@@ -381,54 +327,3 @@ export async function capacity(ctx: Context): Promise<Omit<ScenarioResult, 'seco
 
 const cpuText = (sample: Sample): string =>
   `(CPU % of a core: ${GROUPS.filter((g) => sample.percent[g] !== null).map((g) => `${g} ${sample.percent[g]}`).join(', ')})`;
-
-/**
- * The capacity figures as a table: best run, median and range; the CPU each group used (% of one core;
- * `others` is what the rest of the machine used meanwhile: the machine's busy time less the run's own
- * processes, up to cores × 100 in all); and each group's CPU per task.
- */
-export function capacityTable(result: Omit<ScenarioResult, 'seconds'>, cores: number): string {
-  const header = ['measurement', 'best', 'median', 'range', 'Redis %', 'APIs %', 'workers %', 'bench %', `others % (of ${cores * 100})`,
-    'Redis µs/task', 'API µs/task', 'worker µs/task', 'bound'];
-  const whole = (value: number | null | undefined): string => (value === null || value === undefined ? '—' : String(Math.round(value)));
-  const rows = result.metrics.map((m) => {
-    const pct = result.cpu_percent?.[m.metric];
-    const us = result.cpu_us_per_task?.[m.metric];
-    return [
-      `${m.metric} (${m.unit})`,
-      figure(m.best),
-      figure(m.project),
-      m.spread ? `${figure(m.spread[0])}–${figure(m.spread[1])}` : '—',
-      whole(pct?.redis),
-      whole(pct?.apis),
-      whole(pct?.workers),
-      whole(pct?.bench),
-      whole(pct ? others(pct) : null),
-      whole(us?.redis),
-      whole(us?.apis),
-      whole(us?.workers),
-      pct ? bound(m.metric, pct, cores) : '—',
-    ];
-  });
-  return markdownTable(header, rows);
-}
-
-/** CPU the rest of the machine used during a measurement (% of one core): all busy time less the run's own. */
-function others(pct: Record<string, number | null>): number | null {
-  if (pct.machine === null || pct.machine === undefined) return null;
-  const own = (['redis', 'apis', 'workers', 'bench'] as const).reduce((sum, group) => sum + (pct[group] ?? 0), 0);
-  return Math.max(0, pct.machine - own);
-}
-
-/**
- * What limited a measurement: Redis's one thread, every core of the machine, or the API or worker
- * processes' own event loops (each at a core or more: a Node process also runs GC threads).
- */
-function bound(name: string, pct: Record<string, number | null>, cores: number): string {
-  const count = (word: string): number => Number(new RegExp(`(\\d+) ${word}`).exec(name)?.[1] ?? 0);
-  if ((pct.redis ?? 0) >= 90) return 'Redis (one core)';
-  if ((pct.machine ?? 0) >= cores * 100 * 0.9) return 'machine CPU';
-  if (count('API') && (pct.apis ?? 0) >= 90 * count('API')) return 'API processes';
-  if (count('worker') && (pct.workers ?? 0) >= 90 * count('worker')) return 'worker processes';
-  return '—';
-}
