@@ -20,6 +20,7 @@ import {
   writeConfigFile,
   type Engine,
 } from '../support/harness.js';
+import { TaskEngineClient } from '@taskengine/client';
 import { openSse, statusesOf, type SseStream } from '../support/sse-client.js';
 import { WorkerFleet } from '../support/worker-processes.js';
 
@@ -197,6 +198,53 @@ describe('GET /events', () => {
     } finally {
       await replica.stop();
     }
+  });
+
+  it('resumes where a reconnecting client left off (Last-Event-ID): the events it missed, in order, then live ones', async () => {
+    const first = await sse(engine, '/events?type=custom,system_command');
+    const seen = await createTask(engine, { payload: { handler: 'echo' } });
+    const done = await first.next((e) => e.data.task_id === seen.id && e.data.status === 'completed');
+    // Every event's id says where the stream stands in each watched type's event stream.
+    expect(done.id).toMatch(/^(custom|system_command)=\d+-\d+;(custom|system_command)=\d+-\d+$/);
+    first.close();
+
+    // While the client is away: a task runs start to end, another's events of a second type too.
+    const missedCustom = await createTask(engine, { payload: { handler: 'echo' } });
+    const missedCommand = await createTask(engine, { type: 'system_command', payload: { command: 'echo hi' } });
+    await waitForStatus(engine, missedCustom.id, 'completed');
+    await waitForStatus(engine, missedCommand.id, 'completed');
+
+    const resumed = await sse(engine, '/events?type=custom,system_command', { 'last-event-id': done.id! });
+    expect(resumed.status).toBe(200);
+    await resumed.next((e) => e.data.task_id === missedCommand.id && e.data.status === 'completed');
+    await resumed.next((e) => e.data.task_id === missedCustom.id && e.data.status === 'completed');
+    expect(statusesOf(resumed, seen.id)).toEqual([]);
+    expect(statusesOf(resumed, missedCustom.id)).toEqual(['queued', 'running', 'completed']);
+    expect(statusesOf(resumed, missedCommand.id)).toEqual(['queued', 'running', 'completed']);
+    expect(resumed.events.filter((e) => e.event === 'resync')).toEqual([]);
+    // Then live, with no repeat of what was replayed.
+    const live = await createTask(engine, { payload: { handler: 'echo' } });
+    await resumed.next((e) => e.data.task_id === live.id && e.data.status === 'completed');
+    expect(statusesOf(resumed, live.id)).toEqual(['queued', 'running', 'completed']);
+    const ids = resumed.events.map((e) => e.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    resumed.close();
+  });
+
+  it('says resync when a resuming client missed events it cannot get back, and refuses an id it never sent', async () => {
+    // A position BullMQ has trimmed away (or never wrote): what is left is sent, with a `resync` first.
+    const gone = await sse(engine, '/events?type=custom', { 'last-event-id': 'custom=1-0' });
+    expect(gone.status).toBe(200);
+    expect((await gone.next((e) => e.event === 'resync')).data).toEqual({ reason: 'events_missed', types: ['custom'] });
+    gone.close();
+    // The client resumes the same way, and hands the resync on.
+    const events = new TaskEngineClient({ url: engine.baseUrl }).events({ type: 'custom' }, { lastEventId: 'custom=1-0' });
+    const first = await events.next();
+    await events.return(undefined);
+    expect(first.value).toEqual({ event: 'resync', id: undefined, data: { reason: 'events_missed', types: ['custom'] } });
+    const bad = await sse(engine, '/events?type=custom', { 'last-event-id': 'custom=yesterday' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error).toMatchObject({ code: 'validation_error', details: [{ path: 'Last-Event-ID', message: expect.stringContaining('custom=yesterday') }] });
   });
 
   it("gives a key scoped to task types only its own types' events", async () => {

@@ -12,6 +12,7 @@ import type {
   CreateScheduleResponse,
   CreateTaskResponse,
   DeleteScheduleResponse,
+  EventsResyncEvent,
   HealthResponse,
   ListTasksQuery,
   QueuePauseResponse,
@@ -89,6 +90,11 @@ export interface StreamOptions extends CallOptions {
    * @defaultValue 60000
    */
   idleTimeoutMs?: number;
+  /**
+   * `GET /events` only: resume after the event with this `id` (the last one received), getting the
+   * events written since; an `events_missed` resync event says when some could not be had.
+   */
+  lastEventId?: string;
 }
 
 interface RequestOptions extends CallOptions {
@@ -272,12 +278,16 @@ export class TaskEngineClient {
    * (404 for an unknown task) and a TaskEngineNetworkError when the stream cannot be read, or when
    * nothing, not even a heartbeat, arrives for `idleTimeoutMs`; stop it with `signal` or by leaving the loop.
    */
-  taskEvents(id: string, options: StreamOptions = {}): AsyncGenerator<TaskStreamEvent> {
-    return this.stream(`/tasks/${encodeURIComponent(id)}/events`, {}, options);
+  taskEvents(id: string, options: Omit<StreamOptions, 'lastEventId'> = {}): AsyncGenerator<TaskStreamEvent> {
+    return this.stream(`/tasks/${encodeURIComponent(id)}/events`, {}, options) as AsyncGenerator<TaskStreamEvent>;
   }
 
-  /** `GET /events`: every task's `status` and `progress` events, of the given types (all when absent), until stopped. */
-  events(query: { type?: TaskType | TaskType[] } = {}, options: StreamOptions = {}): AsyncGenerator<TaskStreamEvent> {
+  /**
+   * `GET /events`: every task's `status` and `progress` events, of the given types (all when absent), until
+   * stopped. Pass the last event's `id` as `lastEventId` to resume after a break; a `resync` event then
+   * names the types whose missed events are gone (read those tasks again).
+   */
+  events(query: { type?: TaskType | TaskType[] } = {}, options: StreamOptions = {}): AsyncGenerator<TaskStreamEvent | EventsResyncEvent> {
     return this.stream('/events', { type: commaList(query.type) }, options);
   }
 
@@ -324,7 +334,11 @@ export class TaskEngineClient {
   }
 
   /** An event stream's events, parsed as they arrive; see taskEvents. */
-  private async *stream(path: string, query: RequestOptions['query'], { signal, idleTimeoutMs = 60_000 }: StreamOptions): AsyncGenerator<TaskStreamEvent> {
+  private async *stream(
+    path: string,
+    query: RequestOptions['query'],
+    { signal, idleTimeoutMs = 60_000, lastEventId }: StreamOptions,
+  ): AsyncGenerator<TaskStreamEvent | EventsResyncEvent> {
     const url = this.url(path, query);
     const stop = new AbortController();
     const onAbort = (): void => stop.abort(signal?.reason);
@@ -344,7 +358,8 @@ export class TaskEngineClient {
       watchdog(this.timeoutMs);
       let response: FetchResponse;
       try {
-        response = await this.fetchImpl(url, { method: 'GET', headers: this.headers('text/event-stream'), signal: stop.signal, stream: true });
+        const headers = { ...this.headers('text/event-stream'), ...(lastEventId !== undefined ? { 'last-event-id': lastEventId } : {}) };
+        response = await this.fetchImpl(url, { method: 'GET', headers, signal: stop.signal, stream: true });
         if (!response.ok) {
           const text = await response.text();
           throw TaskEngineApiError.fromResponse(response.status, response.statusText, parseBody(text), response.headers.get('retry-after'));
@@ -356,8 +371,8 @@ export class TaskEngineClient {
       const chunks = eachChunk(response.body ?? wholeBody(response), () => watchdog(idleTimeoutMs));
       try {
         for await (const event of parseEventStream(chunks)) {
-          if (event.event !== 'status' && event.event !== 'progress') continue;
-          yield { event: event.event, id: event.id, data: JSON.parse(event.data) } as TaskStreamEvent;
+          if (event.event !== 'status' && event.event !== 'progress' && event.event !== 'resync') continue;
+          yield { event: event.event, id: event.id, data: JSON.parse(event.data) } as TaskStreamEvent | EventsResyncEvent;
         }
       } catch (err) {
         if (!idle) throw this.noAnswer(err, 'GET', url, path, signal, false);

@@ -150,5 +150,12 @@ export type TaskStreamEvent =
   | { event: 'status'; id: string | undefined; data: TaskStatusEvent }
   | { event: 'progress'; id: string | undefined; data: TaskProgressEvent };
 
+/** `GET /events` resumed with Last-Event-ID: these types' missed events are gone (trimmed); read their tasks again. */
+export interface EventsResyncEvent {
+  event: 'resync';
+  id: undefined;
+  data: { reason: 'events_missed'; types: TaskType[] };
+}
+
 /** 200 from `GET /tasks/{id}/logs`: the executor's lines, oldest first. */
 export type TaskLogsResponse = TaskLogs;

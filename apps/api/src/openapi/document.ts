@@ -249,8 +249,13 @@ function operations(config: Config): Operation[] {
       ...tasks, method: 'get', path: '/events', operationId: 'streamEvents', summary: "Follow every task's status and progress live",
       description: 'Server-Sent Events: `event: status` (TaskStatusEvent) and `event: progress` (TaskProgressEvent) of every task of ' +
         'the types asked for (all when `type` is absent; a key scoped to task types gets its own types), from the moment the ' +
-        'response headers arrive. A `: ping` comment comes every server.events.heartbeat_seconds.',
-      parameters: queryParameters(EventsQueryFields),
+        'response headers arrive. A `: ping` comment comes every server.events.heartbeat_seconds. Each event\'s `id` is the ' +
+        'stream\'s position in every watched type (`custom=<stream id>;…`): sent back as Last-Event-ID, it resumes the stream ' +
+        'with the events missed since, in order; `event: resync` (`{reason: "events_missed", types}`) first when some are gone.',
+      parameters: [
+        ...queryParameters(EventsQueryFields),
+        { name: 'Last-Event-ID', in: 'header', required: false, description: 'The id of the last event received, to resume after it.', schema: { type: 'string' } },
+      ],
       responses: { 200: { description: 'The event stream.', content: eventStreamContent('TaskStatusEvent and TaskProgressEvent') } },
       errors: [400, 403],
     },

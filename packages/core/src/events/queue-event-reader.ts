@@ -60,9 +60,10 @@ export class QueueEventReader {
 
   /**
    * Registers an interest and starts reading if needed; `ready` settles once every entry written from
-   * now on is sure to be delivered (it rejects when Redis cannot be reached).
+   * now on is sure to be delivered (it rejects when Redis cannot be reached) and gives the stream id
+   * after which this interest gets every entry.
    */
-  add(taskId: string | undefined, listener: TaskEventListener): { interest: Interest; ready: Promise<void> } {
+  add(taskId: string | undefined, listener: TaskEventListener): { interest: Interest; ready: Promise<string> } {
     clearTimeout(this.lingerTimer);
     this.lingerTimer = undefined;
     const interest: Interest = { taskId, listener };
@@ -73,8 +74,30 @@ export class QueueEventReader {
       if (!set) this.byTask.set(taskId, (set = new Set()));
       set.add(interest);
     }
-    this.run ??= this.start();
-    return { interest, ready: this.run.ready };
+    const run = (this.run ??= this.start());
+    // Read when the run is ready: the entry last dispatched, after which this interest sees every one.
+    return { interest, ready: run.ready.then(() => run.position) };
+  }
+
+  /**
+   * The type's events written after `after` (a stream id this API sent a client before), oldest first,
+   * for a client resuming its stream: at most `limit`. `complete` is false when the client missed
+   * entries it cannot get back: `after` is no longer in the stream (BullMQ trims it to about 10,000
+   * entries) or more than `limit` were written since.
+   */
+  async eventsAfter(after: string, limit: number): Promise<{ events: TaskEvent[]; complete: boolean }> {
+    // From `after` itself: the decoder reads an entry in the light of the one before it.
+    const entries = await this.redis.xrange(this.keys.events(this.type), after, '+', 'COUNT', limit + 1);
+    const decoder = new QueueEventDecoder();
+    const decoded = entries.map(([id, flat]) => decoder.decode(streamEntry(id, flat)));
+    const stillThere = entries[0]?.[0] === after;
+    const news = stillThere ? decoded.slice(1) : decoded;
+    // '0-0': the stream was empty when the client's stream began, so nothing can be missing before.
+    const complete = (stillThere || after === '0-0' || entries.length === 0) && news.length <= limit;
+    const newer = news.slice(0, limit).filter((event): event is QueueEvent => event !== null);
+    const ids = [...new Set(newer.filter((event) => event.kind === 'status').map((event) => event.taskId))];
+    const asOf = fieldsAsOfEachEvent(newer, await this.readTaskFields(ids));
+    return { events: newer.map((event, i) => this.toTaskEvent(event, asOf[i]!)), complete };
   }
 
   remove(interest: Interest): void {

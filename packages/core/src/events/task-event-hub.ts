@@ -17,6 +17,8 @@ export interface EventFilter {
 }
 
 export interface Subscription {
+  /** Per type, the stream id after which this subscription gets every event. */
+  readonly positions: ReadonlyMap<TaskType, string>;
   /** Stops delivery; safe to call more than once. */
   close(): void;
 }
@@ -47,9 +49,9 @@ export class TaskEventHub {
    */
   async subscribe(filter: EventFilter, listener: TaskEventListener): Promise<Subscription> {
     if (this.closed) throw unavailable('the API is shutting down');
-    const added: Array<{ reader: QueueEventReader; interest: Interest; ready: Promise<void> }> = filter.types.map((type) => {
+    const added: Array<{ type: TaskType; reader: QueueEventReader; interest: Interest; ready: Promise<string> }> = filter.types.map((type) => {
       const reader = this.readerOf(type);
-      return { reader, ...reader.add(filter.taskId, listener) };
+      return { type, reader, ...reader.add(filter.taskId, listener) };
     });
     let open = true;
     const close = (): void => {
@@ -57,13 +59,19 @@ export class TaskEventHub {
       open = false;
       for (const { reader, interest } of added) reader.remove(interest);
     };
+    let positions: Map<TaskType, string>;
     try {
-      await Promise.all(added.map(({ ready }) => ready));
+      positions = new Map(await Promise.all(added.map(async ({ type, ready }) => [type, await ready] as const)));
     } catch {
       close();
       throw unavailable('Redis is unreachable; cannot follow task events');
     }
-    return { close };
+    return { positions, close };
+  }
+
+  /** `type`'s events after `after`, for a resuming client (see QueueEventReader.eventsAfter). */
+  eventsAfter(type: TaskType, after: string, limit: number): ReturnType<QueueEventReader['eventsAfter']> {
+    return this.readerOf(type).eventsAfter(after, limit);
   }
 
   /** Disconnects every reader; later subscriptions are refused. */
