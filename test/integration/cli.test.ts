@@ -67,7 +67,7 @@ const created = async (): Promise<number> => (await engine.request('GET', '/stat
 
 describe('taskengine: usage', () => {
   it('prints the version and help for every command, and exits 4 on a usage error', async () => {
-    const commands = ['submit', 'get', 'list', 'cancel', 'retry', 'wait', 'stats', 'workers', 'queues', 'pause', 'resume', 'health'];
+    const commands = ['submit', 'get', 'list', 'cancel', 'retry', 'wait', 'events', 'stats', 'workers', 'queues', 'pause', 'resume', 'health'];
     const [version, help, ...commandHelps] = await Promise.all([cli('--version'), cli('--help'), ...commands.map((c) => cli(c, '--help'))]);
     expect(version).toEqual({ code: 0, stdout: '0.1.0\n', stderr: '' });
     expect(help.code).toBe(0);
@@ -345,6 +345,40 @@ describe('taskengine wait: exit codes', () => {
     expect(json(submitWait)).toMatchObject({ status: 'completed' });
     expect(batchWait.code).toBe(1);
     expect(batchWait.stdout).toMatch(/\n2 tasks: 1 (completed|failed), 1 (completed|failed)\n$/);
+  });
+});
+
+describe('taskengine events', () => {
+  const openStreams = async (): Promise<number> =>
+    Number(/^taskengine_event_streams (\d+)$/m.exec((await engine.request('GET', '/metrics')).body as string)?.[1]);
+
+  it('prints each event of the types asked for, one per line (--json: one object per line), until --count', async () => {
+    const before = await openStreams();
+    const following = start(['events', '--type', 'custom', '--count', '3', '--json']);
+    await waitFor(async () => (await openStreams()) > before, { what: 'the CLI to open its event stream' });
+    const task = await createTask(engine, { payload: { handler: 'echo' } });
+    const run = await following.done;
+    expect(run.code).toBe(0);
+    const events = run.stdout.trim().split('\n').map((line) => JSON.parse(line));
+    expect(events.map((e) => [e.event, e.data.task_id, e.data.status])).toEqual([
+      ['status', task.id, 'queued'],
+      ['status', task.id, 'running'],
+      ['status', task.id, 'completed'],
+    ]);
+    for (const event of events) expect(event.id).toMatch(/^custom=\d+-\d+$/);
+
+    const text = start(['events', '--type', 'custom', '--count', '1']);
+    await waitFor(async () => (await openStreams()) > before, { what: 'the CLI to open its event stream' });
+    const another = await createTask(engine, { payload: { handler: 'echo' } });
+    const line = await text.done;
+    expect(line.code).toBe(0);
+    expect(line.stdout).toMatch(new RegExp(`^\\S+  custom  ${another.id}  queued\\n$`));
+  });
+
+  it('exits 4 on a type the API refuses, without retrying', async () => {
+    const run = await cli('events', '--type', 'nope');
+    expect(run.code).toBe(4);
+    expect(run.stderr).toContain('unknown task type "nope"');
   });
 });
 

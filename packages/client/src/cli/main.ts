@@ -17,6 +17,7 @@ const COMMANDS: Record<string, { summary: string; load: Loader }> = {
   cancel: { summary: 'cancel a task', load: () => import('./commands/cancel.js') },
   retry: { summary: 'retry a failed, timed-out or cancelled task, or many (--status, --type)', load: () => import('./commands/retry.js') },
   wait: { summary: 'wait until a task ends; the exit code says how', load: () => import('./commands/wait.js') },
+  events: { summary: "follow every task's status and progress live (resumes after a dropped connection)", load: () => import('./commands/events.js') },
   schedules: { summary: 'schedules: list, create (--every or --cron), get, delete', load: () => import('./commands/schedules.js') },
   stats: { summary: 'task statistics', load: () => import('./commands/stats.js') },
   workers: { summary: 'live worker processes', load: () => import('./commands/workers.js') },
