@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../support/redis-server.js';
+import { TcpProxy } from '../support/tcp-proxy.js';
 import { createTask, REPO_ROOT, startEngine, waitFor, waitForStatus, type Engine } from '../support/harness.js';
 
 const CLI = join(REPO_ROOT, 'packages/client/dist/cli.js');
@@ -30,6 +31,8 @@ interface Run {
 }
 
 interface Running {
+  /** stdout so far. */
+  stdout(): string;
   /** stderr so far. */
   stderr(): string;
   done: Promise<Run>;
@@ -49,7 +52,7 @@ function start(args: string[], env: Record<string, string> = {}): Running {
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
-  return { stderr: () => stderr, done };
+  return { stdout: () => stdout, stderr: () => stderr, done };
 }
 
 const cli = (...args: string[]): Promise<Run> => start(args).done;
@@ -373,6 +376,32 @@ describe('taskengine events', () => {
     const line = await text.done;
     expect(line.code).toBe(0);
     expect(line.stdout).toMatch(new RegExp(`^\\S+  custom  ${another.id}  queued\\n$`));
+  });
+
+  it('reconnects after the connection drops and prints what happened meanwhile, once', async () => {
+    const proxy = await TcpProxy.start(Number(new URL(engine.baseUrl).port));
+    try {
+      const before = await openStreams();
+      const following = start(['events', '--type', 'custom', '--count', '6', '--json'], { TASKENGINE_URL: `http://127.0.0.1:${proxy.port}` });
+      await waitFor(async () => (await openStreams()) > before, { what: 'the CLI to open its event stream' });
+      const first = await createTask(engine, { payload: { handler: 'echo' } });
+      await waitFor(() => following.stdout().includes('"completed"'), { what: 'the first task on the CLI' });
+      proxy.drop();
+      // While the CLI cannot reach the API, a task runs from start to end.
+      const missed = await createTask(engine, { payload: { handler: 'echo' } });
+      await waitForStatus(engine, missed.id, 'completed');
+      proxy.resume();
+      const run = await following.done;
+      expect(run.code).toBe(0);
+      expect(run.stderr).toContain('resuming after the last event shown');
+      const events = run.stdout.trim().split('\n').map((line) => JSON.parse(line));
+      expect(events.map((e) => [e.data.task_id, e.data.status])).toEqual([
+        [first.id, 'queued'], [first.id, 'running'], [first.id, 'completed'],
+        [missed.id, 'queued'], [missed.id, 'running'], [missed.id, 'completed'],
+      ]);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('exits 4 on a type the API refuses, without retrying', async () => {
