@@ -22,7 +22,7 @@ import {
   type EngineProcess,
 } from '../support/harness.js';
 import { openSse, statusesOf, type SseStream } from '../support/sse-client.js';
-import { alive, readsNothingSeparated, spawnApiReplica, untilAnswering, type Replica } from '../support/api-replica.js';
+import { alive, createOn, readsNothingSeparated, spawnApiReplica, untilAnswering, type Replica } from '../support/api-replica.js';
 
 
 const FINAL = ['completed', 'failed', 'cancelled', 'timeout'];
@@ -42,12 +42,6 @@ let worker: EngineProcess;
 
 const uid = (label: string): string => `${label}-${randomBytes(4).toString('hex')}`;
 const tasksPath = (id: string): string => `/tasks/${encodeURIComponent(id)}`;
-
-async function created(replica: Replica, body: Record<string, unknown>): Promise<any> {
-  const res = await replica.request('POST', '/tasks', { type: 'custom', ...body });
-  if (res.status !== 201) throw new Error(`create on ${replica.name}: ${res.status} ${JSON.stringify(res.body)}`);
-  return res.body.task;
-}
 
 async function taskOn(replica: Replica, id: string): Promise<any> {
   const res = await replica.request('GET', tasksPath(id));
@@ -123,7 +117,7 @@ afterAll(async () => {
 describe('cancel through the other replica', () => {
   it('stops a task running on a worker: created on A, cancelled on B, it ends cancelled at once, its handler aborted', async () => {
     const duration = 30_000;
-    const task = await created(a, { payload: { handler: 'sleep', duration_ms: duration }, config: { max_retries: 3, timeout_seconds: 60 } });
+    const task = await createOn(a, { payload: { handler: 'sleep', duration_ms: duration }, config: { max_retries: 3, timeout_seconds: 60 } });
     const running = await waitFor(
       async () => {
         const current = await taskOn(b, task.id);
@@ -172,7 +166,7 @@ describe('cancel through the other replica', () => {
   it('takes a queued task out of its queue: created on B, cancelled on A', async () => {
     // No worker serves data_processing here, so the task stays queued until it is cancelled.
     const before = await stats(b);
-    const task = await created(b, { type: 'data_processing', payload: { items: [{ n: 1 }] } });
+    const task = await createOn(b, { type: 'data_processing', payload: { items: [{ n: 1 }] } });
     expect(task.status).toBe('queued');
     expect((await taskOn(a, task.id)).status).toBe('queued');
     const cancel = await a.request('POST', `${tasksPath(task.id)}/cancel`);
@@ -367,7 +361,7 @@ describe('live events across replicas', () => {
     try {
       const [allOnA, allOnB] = await Promise.all([sse(a, '/events?type=custom'), sse(b, '/events?type=custom')]);
       await Promise.all([allOnA, allOnB].map((s) => waitFor(() => s.comments.includes('subscribed'), { what: 'the subscription' })));
-      const task = await created(a, { payload: { handler: 'sleep', duration_ms: 600 } });
+      const task = await createOn(a, { payload: { handler: 'sleep', duration_ms: 600 } });
       expect(task.status).toBe('queued');
       const [taskOnA, taskOnB] = await Promise.all([sse(a, `/tasks/${task.id}/events`), sse(b, `/tasks/${task.id}/events`)]);
       await Promise.all([taskOnA, taskOnB].map((s) => s.next((e) => e.data.status === 'queued')));

@@ -5,7 +5,7 @@
 // the kill (WAIT on that master): asynchronous replication alone may lose the last writes (README).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
-import { startEngine, tasksNotCompleted, waitFor, type Engine } from '../support/harness.js';
+import { createTaskId, startEngine, stopWithin, tasksNotCompleted, waitFor, type Engine } from '../support/harness.js';
 import { startRedisCluster, type RedisClusterHandle } from '../support/redis-cluster.js';
 
 let cluster: RedisClusterHandle | undefined;
@@ -24,18 +24,9 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  // A stop that cannot reach every node must not keep the processes below alive.
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([engine?.stop().catch(() => {}), new Promise((resolve) => (timer = setTimeout(resolve, 10_000)))]);
-  clearTimeout(timer);
+  await stopWithin(engine, 10_000);
   await cluster?.stop();
 }, 30_000);
-
-async function create(body: Record<string, unknown>): Promise<string> {
-  const res = await engine!.request('POST', '/tasks', body);
-  expect(res.status).toBe(201);
-  return res.body.task.id as string;
-}
 
 /** Waits until the replicas of the master on `port` hold every write it has acknowledged so far. */
 async function waitForReplication(port: number, key: string): Promise<void> {
@@ -53,11 +44,11 @@ describe('Redis Cluster failover', () => {
   it('follows the promotion of a replica: API 503 then 201 again, the worker resumes, every acknowledged task completes', async () => {
     const e = engine!;
     const c = cluster!;
-    const warmUp = await Promise.all(Array.from({ length: 5 }, () => create(echoTask)));
+    const warmUp = await Promise.all(Array.from({ length: 5 }, () => createTaskId(engine!, echoTask)));
     expect(await tasksNotCompleted(e, warmUp, 15_000)).toEqual({});
 
     // Work in flight at the kill: some running on the worker, the rest waiting in the queue.
-    const acknowledged = await Promise.all(Array.from({ length: 12 }, (_, i) => create(i % 3 ? sleepTask : echoTask)));
+    const acknowledged = await Promise.all(Array.from({ length: 12 }, (_, i) => createTaskId(engine!, i % 3 ? sleepTask : echoTask)));
     const slotKey = `${e.prefix}:{custom}:wait`;
     const oldMaster = await c.portOfKey(slotKey);
     await waitForReplication(oldMaster, `${e.prefix}:{custom}:test-barrier`);
@@ -90,7 +81,7 @@ describe('Redis Cluster failover', () => {
     expect(c.replicas.map((replica) => replica.port)).toContain(newMaster);
 
     // The worker found the new master too: everything acknowledged before and after the kill completes.
-    createdAfter.push(...(await Promise.all(Array.from({ length: 3 }, () => create(echoTask)))));
+    createdAfter.push(...(await Promise.all(Array.from({ length: 3 }, () => createTaskId(engine!, echoTask)))));
     expect(await tasksNotCompleted(e, [...acknowledged, ...createdAfter], 30_000)).toEqual({});
     expect((await e.request('GET', '/health')).body).toMatchObject({ status: 'healthy', redis: 'up' });
     expect(failoverMs).toBeLessThan(30_000);

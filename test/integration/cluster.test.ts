@@ -8,7 +8,7 @@
 import { rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { alive, readsNothingSeparated, spawnApiReplica, untilAnswering, type Replica } from '../support/api-replica.js';
+import { alive, createOn, readsNothingSeparated, spawnApiReplica, untilAnswering, type Replica } from '../support/api-replica.js';
 import { startRedisCluster, type RedisClusterHandle } from '../support/redis-cluster.js';
 import { freePort } from '../support/redis-server.js';
 import { spawnWorkerProcess, uniquePrefix, waitFor, writeConfigFile, type EngineProcess, type HttpResult } from '../support/harness.js';
@@ -35,11 +35,8 @@ async function startApi(name: string, env: Record<string, string> = {}, config =
   return replica;
 }
 
-async function create(body: Record<string, unknown>, via = next()): Promise<any> {
-  const res = await via.request('POST', '/tasks', body);
-  if (res.status !== 201) throw new Error(`create on ${via.name}: ${res.status} ${JSON.stringify(res.body)}`);
-  return res.body.task;
-}
+/** Creates a task through the next replica in turn, or the one given. */
+const create = (body: Record<string, unknown>, via = next()): Promise<any> => createOn(via, body);
 
 async function finished(id: string, timeoutMs = 20_000): Promise<any> {
   return waitFor(

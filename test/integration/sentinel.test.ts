@@ -7,7 +7,7 @@
 // writes before the kill (see the README). With the replica promoted and no other left, creates are
 // refused (503 `replication_timeout`) until a new replica joins.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { startEngine, tasksNotCompleted, waitFor, type Engine, type HttpResult } from '../support/harness.js';
+import { createTaskId, startEngine, stopWithin, tasksNotCompleted, waitFor, type Engine, type HttpResult } from '../support/harness.js';
 import { MASTER_NAME, startSentinelGroup, type SentinelGroup } from '../support/sentinel-group.js';
 
 let group: SentinelGroup | undefined;
@@ -27,18 +27,9 @@ beforeAll(async () => {
 }, 40_000);
 
 afterAll(async () => {
-  // A stop that cannot reach Redis must not keep the processes below alive.
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([engine?.stop().catch(() => {}), new Promise((resolve) => (timer = setTimeout(resolve, 10_000)))]);
-  clearTimeout(timer);
+  await stopWithin(engine, 10_000);
   await group?.stop();
 }, 30_000);
-
-async function create(body: Record<string, unknown>): Promise<string> {
-  const res = await engine!.request('POST', '/tasks', body);
-  expect(res.status).toBe(201);
-  return res.body.task.id as string;
-}
 
 /** Why a 503 was refused: `details.reason` (e.g. replication_timeout), else Redis was unreachable. */
 const reasonOf = (res: HttpResult): string => (res.status === 503 ? (res.body?.error?.details?.reason ?? 'unreachable') : String(res.status));
@@ -48,11 +39,11 @@ describe('Redis Sentinel', () => {
     const e = engine!;
     const g = group!;
 
-    const warmUp = await Promise.all(Array.from({ length: 5 }, () => create(echoTask)));
+    const warmUp = await Promise.all(Array.from({ length: 5 }, () => createTaskId(engine!, echoTask)));
     expect(await tasksNotCompleted(engine!, warmUp, 15_000)).toEqual({});
 
     // Work in flight at the kill: some running on the worker, the rest waiting in the queue.
-    const acknowledged = await Promise.all(Array.from({ length: 12 }, (_, i) => create(i % 3 ? sleepTask : echoTask)));
+    const acknowledged = await Promise.all(Array.from({ length: 12 }, (_, i) => createTaskId(engine!, i % 3 ? sleepTask : echoTask)));
     // And creates still coming when the master dies: a 201 answered in the last moment before the kill
     // is exactly what asynchronous replication alone could lose.
     let loading = true;
@@ -101,7 +92,7 @@ describe('Redis Sentinel', () => {
     expect(await g.masterPort()).toBe(g.replica.port);
 
     // The worker found the new master too: every task acknowledged before, at and after the kill completes.
-    createdAfter.push(...(await Promise.all(Array.from({ length: 3 }, () => create(echoTask)))));
+    createdAfter.push(...(await Promise.all(Array.from({ length: 3 }, () => createTaskId(engine!, echoTask)))));
     expect(await tasksNotCompleted(engine!, [...acknowledged, ...createdAfter], 30_000)).toEqual({});
     expect(failoverMs).toBeLessThan(30_000);
   }, 90_000);

@@ -30,6 +30,13 @@ export async function untilAnswering(replica: Replica): Promise<void> {
   );
 }
 
+/** Creates a task (type `custom` unless the body says) through the replica; throws unless 201. */
+export async function createOn(replica: Replica, body: Record<string, unknown>): Promise<any> {
+  const res = await replica.request('POST', '/tasks', { type: 'custom', ...body });
+  if (res.status !== 201) throw new Error(`create on ${replica.name}: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body.task;
+}
+
 /**
  * One replica's answer and the other's, read A, B, A: state that moves by itself (a tick, a heartbeat,
  * a counter flush) may change between two reads, so only a pair whose A reads agree is compared.

@@ -12,6 +12,7 @@ import { answerNodeRefusals } from '@taskengine/api/node-refusals';
 import {
   createLogger,
   createRedis,
+  dataNodes,
   loadConfig,
   TaskStore,
   type Config,
@@ -23,7 +24,7 @@ import {
 import { createExecutorRegistry } from '@taskengine/executors';
 import { WorkerService } from '@taskengine/worker/worker-service';
 import type { Express } from 'express';
-import { Cluster, Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import { stringify } from 'yaml';
 
 export const REPO_ROOT = new URL('../../../', import.meta.url).pathname;
@@ -206,8 +207,7 @@ export async function startEngine(
 
 export async function deletePrefix(redis: RedisClient, prefix: string): Promise<void> {
   // A cluster's keys are spread over its masters: scan each, and delete key by key (slots differ).
-  const nodes = redis instanceof Cluster ? redis.nodes('master') : [redis];
-  for (const node of nodes) {
+  for (const node of dataNodes(redis)) {
     let cursor = '0';
     do {
       const [next, keys] = await node.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
@@ -239,6 +239,15 @@ export async function tasksNotCompleted(engine: Engine, ids: string[], timeoutMs
     { timeoutMs, intervalMs: 200, what: `${ids.length} tasks to finish` },
   );
   return Object.fromEntries([...statuses].filter(([, status]) => status !== 'completed'));
+}
+
+export const createTaskId = async (engine: Engine, body: Record<string, unknown>): Promise<string> => (await createTask(engine, body)).id as string;
+
+/** Stops the engine, giving up after `ms`: a stop that cannot reach Redis must not keep the test's processes alive. */
+export async function stopWithin(engine: Engine | undefined, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([engine?.stop().catch(() => {}), new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }
 
 export async function waitForStatus(engine: Engine, id: string, statuses: string | string[], timeoutMs = 15_000): Promise<any> {

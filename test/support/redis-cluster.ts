@@ -4,9 +4,9 @@
 // every node reports `cluster_state:ok` and every replica is in sync.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { waitFor } from './harness.js';
-import { removeDir, startRedisServer, type RedisServerHandle } from './redis-server.js';
+import { askRedis, removeDir, startRedisServer, type RedisServerHandle } from './redis-server.js';
 
 const run = promisify(execFile);
 
@@ -26,17 +26,6 @@ export interface RedisClusterHandle {
   stop(): Promise<void>;
 }
 
-async function ask<T>(port: number, question: (client: Redis) => Promise<T>): Promise<T> {
-  const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  client.on('error', () => {});
-  try {
-    await client.connect();
-    return await question(client);
-  } finally {
-    client.disconnect();
-  }
-}
-
 export async function startRedisCluster(size = 3, { replicas = false } = {}): Promise<RedisClusterHandle> {
   const servers: RedisServerHandle[] = [];
   const stop = async (): Promise<void> => {
@@ -52,14 +41,14 @@ export async function startRedisCluster(size = 3, { replicas = false } = {}): Pr
     for (const server of servers) {
       await waitFor(
         () =>
-          ask(server.port, async (c) => {
+          askRedis(server.port, async (c) => {
             const [info, replication] = [String(await c.cluster('INFO')), await c.info('replication')];
             return info.includes('cluster_state:ok') && (!replication.includes('role:slave') || replication.includes('master_link_status:up'));
           }),
         { timeoutMs: 20_000, intervalMs: 100, what: `cluster node ${server.port} to be ok and in sync` },
       );
     }
-    const roles = await Promise.all(servers.map((server) => ask(server.port, (c) => c.info('replication'))));
+    const roles = await Promise.all(servers.map((server) => askRedis(server.port, (c) => c.info('replication'))));
     const masters = servers.filter((_, i) => roles[i]!.includes('role:master'));
     // Any node that still answers knows the slot map (a test may have killed some).
     const askAny = async <T>(question: (client: Redis) => Promise<T>): Promise<T> => {
@@ -67,7 +56,7 @@ export async function startRedisCluster(size = 3, { replicas = false } = {}): Pr
       for (const server of servers) {
         if (server.process.exitCode !== null || server.process.signalCode !== null) continue;
         try {
-          return await ask(server.port, question);
+          return await askRedis(server.port, question);
         } catch (err) {
           last = err;
         }
@@ -88,11 +77,11 @@ export async function startRedisCluster(size = 3, { replicas = false } = {}): Pr
         return slotOwner(Number(await askAny((c) => c.cluster('KEYSLOT', key))));
       },
       async configSet(port, name, value) {
-        await ask(port, (c) => c.config('SET', name, value));
+        await askRedis(port, (c) => c.config('SET', name, value));
       },
       async keysByNode(prefix) {
         const found = new Map<number, string[]>();
-        for (const master of masters) found.set(master.port, await ask(master.port, (c) => c.keys(`${prefix}:*`)));
+        for (const master of masters) found.set(master.port, await askRedis(master.port, (c) => c.keys(`${prefix}:*`)));
         return found;
       },
       stop,

@@ -5,9 +5,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { waitFor } from './harness.js';
-import { freePort, removeDir, startRedisServer, type RedisServerHandle } from './redis-server.js';
+import { askRedis, freePort, removeDir, startRedisServer, type RedisServerHandle } from './redis-server.js';
 
 export const MASTER_NAME = 'm';
 
@@ -34,18 +33,6 @@ export interface SentinelGroup {
   stop(): Promise<void>;
 }
 
-/** One client answering sentinel questions; closed after each use so no test leaks a connection. */
-async function askSentinel<T>(port: number, question: (client: Redis) => Promise<T>): Promise<T> {
-  const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  client.on('error', () => {});
-  try {
-    await client.connect();
-    return await question(client);
-  } finally {
-    client.disconnect();
-  }
-}
-
 async function startSentinel(masterPort: number): Promise<SentinelHandle> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'taskengine-sentinel-'));
@@ -66,7 +53,7 @@ async function startSentinel(masterPort: number): Promise<SentinelHandle> {
   );
   const child = spawn('redis-server', [conf, '--sentinel'], { stdio: 'ignore' });
   const handle = { port, dir, process: child };
-  await waitFor(() => askSentinel(port, (c) => c.ping()).then((pong) => pong === 'PONG'), { what: `sentinel on ${port}` });
+  await waitFor(() => askRedis(port, (c) => c.ping()).then((pong) => pong === 'PONG'), { what: `sentinel on ${port}` });
   return handle;
 }
 
@@ -90,7 +77,7 @@ export async function startSentinelGroup(): Promise<SentinelGroup> {
     const replica = await startRedisServer(['--replicaof', '127.0.0.1', String(master.port)]);
     started.push(replica);
     await waitFor(
-      () => askSentinel(replica.port, (c) => c.info('replication')).then((info) => info.includes('master_link_status:up')),
+      () => askRedis(replica.port, (c) => c.info('replication')).then((info) => info.includes('master_link_status:up')),
       { what: 'the replica to sync with the master' },
     );
     const sentinels: SentinelHandle[] = [];
@@ -104,7 +91,7 @@ export async function startSentinelGroup(): Promise<SentinelGroup> {
     await waitFor(
       async () => {
         for (const s of sentinels) {
-          const [replicas, master] = await askSentinel(s.port, async (c) => [
+          const [replicas, master] = await askRedis(s.port, async (c) => [
             (await c.call('SENTINEL', 'REPLICAS', MASTER_NAME)) as unknown[],
             (await c.call('SENTINEL', 'MASTER', MASTER_NAME)) as string[],
           ]);
@@ -116,7 +103,7 @@ export async function startSentinelGroup(): Promise<SentinelGroup> {
       { timeoutMs: 20_000, intervalMs: 200, what: 'the sentinels to discover the replica and each other' },
     );
     const masterPort = async (): Promise<number> => {
-      const [, port] = (await askSentinel(sentinels[0]!.port, (c) =>
+      const [, port] = (await askRedis(sentinels[0]!.port, (c) =>
         c.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', MASTER_NAME),
       )) as [string, string];
       return Number(port);
@@ -131,7 +118,7 @@ export async function startSentinelGroup(): Promise<SentinelGroup> {
         const node = await startRedisServer(['--replicaof', '127.0.0.1', String(await masterPort())]);
         started.push(node);
         await waitFor(
-          () => askSentinel(node.port, (c) => c.info('replication')).then((info) => info.includes('master_link_status:up')),
+          () => askRedis(node.port, (c) => c.info('replication')).then((info) => info.includes('master_link_status:up')),
           { what: 'the new replica to sync' },
         );
         return node;

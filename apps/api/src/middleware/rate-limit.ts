@@ -3,10 +3,9 @@
 // with Retry-After. While Redis is away the limiter lets requests through; the Redis guard behind it
 // answers 503 for them anyway.
 import { createHash } from 'node:crypto';
-import { ApiError, type Config, type RedisClient } from '@taskengine/core';
+import { ApiError, dataNodes, type Config, type RedisClient } from '@taskengine/core';
 import { rateLimit, ipKeyGenerator } from 'express-rate-limit';
 import type { RequestHandler } from 'express';
-import { Cluster } from 'ioredis';
 import { RedisStore, type RedisReply } from 'rate-limit-redis';
 import { ANONYMOUS } from '../auth/api-keys.js';
 import { principalOf } from './authenticate.js';
@@ -47,11 +46,11 @@ export function rateLimiter(config: Config, redis: RedisClient): RequestHandler 
  * Cluster the script goes to every master: EVALSHA runs on the node owning the counter's key.
  */
 async function loadScript(redis: RedisClient, script: string): Promise<string> {
-  const nodes = redis instanceof Cluster ? redis.nodes('master') : [redis];
+  const localSha = createHash('sha1').update(script).digest('hex');
   try {
-    const [sha] = await Promise.all(nodes.map((node) => node.script('LOAD', script) as Promise<string>));
-    return sha ?? createHash('sha1').update(script).digest('hex');
+    const [sha] = await Promise.all(dataNodes(redis).map((node) => node.script('LOAD', script) as Promise<string>));
+    return sha ?? localSha;
   } catch {
-    return createHash('sha1').update(script).digest('hex');
+    return localSha;
   }
 }

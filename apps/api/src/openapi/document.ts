@@ -189,6 +189,8 @@ const eventStreamContent = (schemas: string) => ({
 
 const TASK_ID = { name: 'id', in: 'path', required: true, description: 'The task id.', schema: { type: 'string' } };
 const QUEUE_TYPE = { name: 'type', in: 'path', required: true, description: 'The task type whose queue it is.', schema: ref('TaskType') };
+/** The header an EventSource sends when it reconnects; what it does depends on the stream. */
+const lastEventIdHeader = (description: string) => ({ name: 'Last-Event-ID', in: 'header', required: false, description, schema: { type: 'string' } });
 const SCHEDULE_ID = { name: 'id', in: 'path', required: true, description: 'The schedule id.', schema: { type: 'string' } };
 
 function operations(config: Config): Operation[] {
@@ -230,7 +232,7 @@ function operations(config: Config): Operation[] {
         'a final status (completed, failed, cancelled, timeout), at once for a task already final. Each event has an `id` ' +
         `(its Redis stream id). A \`: ping\` comment comes every ${config.server.events.heartbeat_seconds} s (server.events.heartbeat_seconds). ` +
         'A request with Last-Event-ID (a browser EventSource reconnecting) for a final task answers 204, which stops the reconnecting.',
-      parameters: [TASK_ID, { name: 'Last-Event-ID', in: 'header', required: false, description: 'Sent by an EventSource reconnecting.', schema: { type: 'string' } }],
+      parameters: [TASK_ID, lastEventIdHeader('Sent by an EventSource reconnecting.')],
       responses: {
         200: { description: 'The event stream.', content: eventStreamContent('TaskStatusEvent, then TaskStatusEvent and TaskProgressEvent') },
         204: { description: 'Last-Event-ID was sent and the task is final: nothing more will come.' },
@@ -254,7 +256,7 @@ function operations(config: Config): Operation[] {
         'with the events missed since, in order; `event: resync` (`{reason: "events_missed", types}`) first when some are gone.',
       parameters: [
         ...queryParameters(EventsQueryFields),
-        { name: 'Last-Event-ID', in: 'header', required: false, description: 'The id of the last event received, to resume after it.', schema: { type: 'string' } },
+        lastEventIdHeader('The id of the last event received, to resume after it.'),
       ],
       responses: { 200: { description: 'The event stream.', content: eventStreamContent('TaskStatusEvent and TaskProgressEvent') } },
       errors: [400, 403],

@@ -95,9 +95,7 @@ export class QueueEventReader {
     // '0-0': the stream was empty when the client's stream began, so nothing can be missing before.
     const complete = (stillThere || after === '0-0' || entries.length === 0) && news.length <= limit;
     const newer = news.slice(0, limit).filter((event): event is QueueEvent => event !== null);
-    const ids = [...new Set(newer.filter((event) => event.kind === 'status').map((event) => event.taskId))];
-    const asOf = fieldsAsOfEachEvent(newer, await this.readTaskFields(ids));
-    return { events: newer.map((event, i) => this.toTaskEvent(event, asOf[i]!)), complete };
+    return { events: await this.withFields(newer), complete };
   }
 
   remove(interest: Interest): void {
@@ -191,17 +189,22 @@ export class QueueEventReader {
   /** The watched events as the API sends them, reading what status changes need (retried until Redis answers). */
   private async withTaskFields(run: Run, decoded: Array<QueueEvent | null>): Promise<TaskEvent[] | null> {
     const wanted = decoded.filter((event): event is QueueEvent => event !== null && this.watched(event.taskId));
-    const ids = [...new Set(wanted.filter((event) => event.kind === 'status').map((event) => event.taskId))];
     for (let failures = 0; ; ) {
       if (run.stopped) return null;
       try {
-        const asOf = fieldsAsOfEachEvent(wanted, await this.readTaskFields(ids));
-        return wanted.map((event, i) => this.toTaskEvent(event, asOf[i]!));
+        return await this.withFields(wanted);
       } catch (err) {
         if (failures++ === 0) this.options.logger?.warn('live events: cannot read tasks for their events; retrying', { type: this.type, error: (err as Error).message });
         await backoff(failures);
       }
     }
+  }
+
+  /** The events as the API sends them, with what status changes need from their tasks (one read). */
+  private async withFields(events: QueueEvent[]): Promise<TaskEvent[]> {
+    const ids = [...new Set(events.filter((event) => event.kind === 'status').map((event) => event.taskId))];
+    const asOf = fieldsAsOfEachEvent(events, await this.readTaskFields(ids));
+    return events.map((event, i) => this.toTaskEvent(event, asOf[i]!));
   }
 
   /** `ats`, `progress` and `failedReason` of each task, in one pipeline. */

@@ -52,7 +52,7 @@ export function createRedis(config: Config, role: RedisRole, extra: RedisOptions
  * a command whose connection dropped (it fails by the timeout instead of being applied twice).
  */
 function createCluster(redis: Config['redis'], role: RedisRole, base: RedisOptions): Cluster {
-  const { retryStrategy, maxRetriesPerRequest, enableOfflineQueue, ...nodeOptions } = base;
+  const { retryStrategy, enableOfflineQueue, ...nodeOptions } = base;
   const cluster = new Cluster(clusterSeeds(redis), {
     redisOptions: { ...dataNodeAuth(redis), ...nodeOptions },
     clusterRetryStrategy: retryStrategy as (attempt: number) => number,
@@ -64,8 +64,6 @@ function createCluster(redis: Config['redis'], role: RedisRole, base: RedisOptio
     // still follow a resharding's MOVED/ASK and answer 503 within about half a second; workers wait.
     ...(role === 'api' ? { maxRedirections: 5 } : {}),
   });
-  // BullMQ reads maxRetriesPerRequest from the options it is given: ioredis keeps it in redisOptions.
-  if (maxRetriesPerRequest !== undefined) cluster.options.redisOptions = { ...cluster.options.redisOptions, maxRetriesPerRequest };
   cluster.on('error', () => {});
   return cluster;
 }
@@ -77,6 +75,11 @@ function clusterSeeds(redis: Config['redis']): ClusterNode[] {
     const parsed = new URL(/^rediss?:\/\//.test(node) ? node : `redis://${node}`);
     return { host: parsed.hostname.replace(/^\[|\]$/g, ''), port: Number(parsed.port || 6379) };
   });
+}
+
+/** Every server holding the engine's data: a cluster's masters, else the one server. */
+export function dataNodes(redis: RedisClient): Redis[] {
+  return redis instanceof Cluster ? redis.nodes('master') : [redis];
 }
 
 /**

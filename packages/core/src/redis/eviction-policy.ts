@@ -4,8 +4,7 @@
 // and runs twice, counters drift — where `noeviction` refuses new writes instead, which the API turns
 // into a clear 503 and loses nothing. Checked at every (re)connect: a failover may bring a Redis
 // configured differently.
-import { Cluster } from 'ioredis';
-import type { RedisClient } from './connection.js';
+import { dataNodes, type RedisClient } from './connection.js';
 import type { Logger } from '../logger.js';
 
 export const SAFE_EVICTION_POLICY = 'noeviction';
@@ -44,8 +43,7 @@ export function warnOnEvictionPolicy(redis: RedisClient, logger: Logger): void {
   let reported: string | undefined;
   const check = async (): Promise<void> => {
     // On Redis Cluster every master holds some types' queues: the first unsafe one is reported.
-    const nodes = redis instanceof Cluster ? redis.nodes('master') : [redis];
-    const all = await Promise.all(nodes.map((node) => readMemorySettings(node)));
+    const all = await Promise.all(dataNodes(redis).map((node) => readMemorySettings(node)));
     const settings = all.find((s) => s?.policy !== SAFE_EVICTION_POLICY) ?? all[0] ?? null;
     const policy = settings?.policy ?? 'unknown';
     if (policy === reported) return; // said once per change, not at every reconnect
